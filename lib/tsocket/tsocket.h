@@ -1,0 +1,445 @@
+/*
+ * tsocket.h - public API of libtsocket
+ *
+ * Async sockets on talloc and tevent: endpoint addresses (tsocket_address),
+ * datagram sockets (tdgram_context) and byte streams (tstream_context).
+ * Every asynchronous operation is a foo_send() / foo_recv() pair of tevent
+ * requests.  See tsocket(3) for the rules every implementation follows.
+ *
+ * Conventions used below:
+ *  - Functions returning int return 0 on success and -1 with errno set on
+ *    failure, unless stated otherwise.
+ *  - foo_recv() functions return -1 and store the error in *perrno.
+ *  - Errors found before any I/O is attempted (EINVAL, EBUSY...) are still
+ *    reported through the request: foo_send() only returns NULL when it
+ *    cannot allocate memory.
+ *  - Constructors shown as macros record the caller's source location as the
+ *    talloc name, which makes talloc reports point at the caller.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSOCKET_H
+#define TSOCKET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <talloc.h>
+#include <tevent.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iovec;
+struct tsocket_address;
+struct tdgram_context;
+struct tstream_context;
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A printable form of the address, allocated on mem_ctx:
+ * "ipv4:1.2.3.4:445", "ipv6:::1:445" (no brackets) or "unix:/path".
+ * Returns NULL with errno EINVAL when addr is NULL, ENOMEM when out of
+ * memory.
+ */
+char *tsocket_address_string(const struct tsocket_address *addr,
+			     TALLOC_CTX *mem_ctx);
+
+/*
+ * A deep copy of addr, allocated on mem_ctx, that can be changed without
+ * touching the original.  Returns NULL with errno set on failure.
+ */
+struct tsocket_address *_tsocket_address_copy(
+	const struct tsocket_address *addr, TALLOC_CTX *mem_ctx,
+	const char *location);
+#define tsocket_address_copy(addr, mem_ctx) \
+	_tsocket_address_copy(addr, mem_ctx, __location__)
+
+/* ------------------------------------------------------------------ */
+/* Datagrams                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Ask for the next datagram.  Only one receive may be pending per context:
+ * a second one fails with EBUSY.  Zero-length datagrams are consumed and
+ * skipped, so a completed receive always has at least one byte.
+ */
+struct tevent_req *tdgram_recvfrom_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tdgram_context *dgram);
+
+/*
+ * Result of tdgram_recvfrom_send(): the datagram length (never 0) with the
+ * data in *buf and the sender in *src, both talloc children of mem_ctx
+ * (either pointer may be NULL if the caller does not want it).
+ * Returns -1 and *perrno on failure.
+ */
+ssize_t tdgram_recvfrom_recv(struct tevent_req *req, int *perrno,
+			     TALLOC_CTX *mem_ctx, uint8_t **buf,
+			     struct tsocket_address **src);
+
+/*
+ * Send len bytes of buf as one datagram to dst (NULL on a connected
+ * socket uses its peer).  len 0 fails with EINVAL; a second send pending
+ * on the same context fails with EBUSY.  buf and dst must stay valid
+ * until the request completes.
+ */
+struct tevent_req *tdgram_sendto_send(TALLOC_CTX *mem_ctx,
+				      struct tevent_context *ev,
+				      struct tdgram_context *dgram,
+				      const uint8_t *buf, size_t len,
+				      const struct tsocket_address *dst);
+
+/* Result of tdgram_sendto_send(): bytes sent, or -1 and *perrno. */
+ssize_t tdgram_sendto_recv(struct tevent_req *req, int *perrno);
+
+/*
+ * Close the socket behind dgram.  Fails with EBUSY while a receive or a
+ * send is pending.  talloc_free(dgram) is always a valid alternative.
+ */
+struct tevent_req *tdgram_disconnect_send(TALLOC_CTX *mem_ctx,
+					  struct tevent_context *ev,
+					  struct tdgram_context *dgram);
+
+/* Result of tdgram_disconnect_send(): 0, or -1 and *perrno. */
+int tdgram_disconnect_recv(struct tevent_req *req, int *perrno);
+
+/* ------------------------------------------------------------------ */
+/* Streams                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * How many received bytes are waiting to be read (may be 0, also at end
+ * of stream).  Returns -1 with errno set on failure (ENOTCONN after a
+ * disconnect).
+ */
+ssize_t tstream_pending_bytes(struct tstream_context *stream);
+
+/*
+ * Fill every buffer of vector[0..count-1] from the stream.  The request
+ * completes only when all buffers are full.  An empty vector or a total
+ * length of 0 fails with EINVAL, more than IOV_MAX entries or a total that
+ * overflows with EMSGSIZE, a second pending read with EBUSY.  At end of
+ * stream the read fails with EPIPE (bytes that arrived before the end are
+ * delivered to earlier reads that they complete).  The vector (but not the
+ * array itself) must stay valid until the request completes.
+ */
+struct tevent_req *tstream_readv_send(TALLOC_CTX *mem_ctx,
+				      struct tevent_context *ev,
+				      struct tstream_context *stream,
+				      struct iovec *vector,
+				      size_t count);
+
+/* Result of tstream_readv_send(): total bytes read, or -1 and *perrno. */
+int tstream_readv_recv(struct tevent_req *req, int *perrno);
+
+/*
+ * Write every buffer of vector[0..count-1] to the stream.  Same vector
+ * rules as tstream_readv_send().  Writing to a peer that has gone fails
+ * with EPIPE or ECONNRESET and never raises SIGPIPE.
+ */
+struct tevent_req *tstream_writev_send(TALLOC_CTX *mem_ctx,
+				       struct tevent_context *ev,
+				       struct tstream_context *stream,
+				       const struct iovec *vector,
+				       size_t count);
+
+/* Result of tstream_writev_send(): total bytes written, or -1 and *perrno. */
+int tstream_writev_recv(struct tevent_req *req, int *perrno);
+
+/*
+ * Close the stream.  Fails with EBUSY while a read or a write is pending.
+ * Later operations on the stream fail with ENOTCONN.  talloc_free(stream)
+ * is always a valid alternative.
+ */
+struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
+					   struct tevent_context *ev,
+					   struct tstream_context *stream);
+
+/* Result of tstream_disconnect_send(): 0, or -1 and *perrno. */
+int tstream_disconnect_recv(struct tevent_req *req, int *perrno);
+
+/* ------------------------------------------------------------------ */
+/* PDU and queue helpers                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Called by tstream_readv_pdu_send() before every read: set *vector and
+ * *count to the buffers to fill next (allocated on mem_ctx or owned by
+ * private_data), or *count to 0 when the PDU is complete.  Return 0, or
+ * -1 with errno set to fail the PDU read with that errno.
+ */
+typedef int (*tstream_readv_pdu_next_vector_t)(struct tstream_context *stream,
+					       void *private_data,
+					       TALLOC_CTX *mem_ctx,
+					       struct iovec **vector,
+					       size_t *count);
+
+/*
+ * Read one PDU: ask next_vector_fn for buffers and fill them until it
+ * returns an empty vector.  Errors from reads or from next_vector_fn fail
+ * the request.
+ */
+struct tevent_req *tstream_readv_pdu_send(TALLOC_CTX *mem_ctx,
+				struct tevent_context *ev,
+				struct tstream_context *stream,
+				tstream_readv_pdu_next_vector_t next_vector_fn,
+				void *next_vector_private);
+
+/* Result of tstream_readv_pdu_send(): total bytes read, or -1 and *perrno. */
+int tstream_readv_pdu_recv(struct tevent_req *req, int *perrno);
+
+/*
+ * Queued variants: the operation waits in queue until every request
+ * queued before it has completed, so callers may start many at once and
+ * they run in order.  A request freed while waiting leaves the queue.
+ * The data (buf, dst, vector) must stay valid until completion.
+ */
+struct tevent_req *tdgram_sendto_queue_send(TALLOC_CTX *mem_ctx,
+					    struct tevent_context *ev,
+					    struct tdgram_context *dgram,
+					    struct tevent_queue *queue,
+					    const uint8_t *buf,
+					    size_t len,
+					    struct tsocket_address *dst);
+ssize_t tdgram_sendto_queue_recv(struct tevent_req *req, int *perrno);
+
+struct tevent_req *tstream_readv_pdu_queue_send(TALLOC_CTX *mem_ctx,
+				struct tevent_context *ev,
+				struct tstream_context *stream,
+				struct tevent_queue *queue,
+				tstream_readv_pdu_next_vector_t next_vector_fn,
+				void *next_vector_private);
+int tstream_readv_pdu_queue_recv(struct tevent_req *req, int *perrno);
+
+struct tevent_req *tstream_writev_queue_send(TALLOC_CTX *mem_ctx,
+					     struct tevent_context *ev,
+					     struct tstream_context *stream,
+					     struct tevent_queue *queue,
+					     const struct iovec *vector,
+					     size_t count);
+int tstream_writev_queue_recv(struct tevent_req *req, int *perrno);
+
+/* ------------------------------------------------------------------ */
+/* BSD sockets: inet (IPv4, IPv6) and unix addresses                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Build an inet address from a numeric address string (no DNS).  family
+ * is "ip" (detect from the string), "ipv4" or "ipv6", case-insensitive.
+ * addr_string NULL means any address ("0.0.0.0", or "::" for "ipv6").
+ * IPv6 strings may carry a scope ("fe80::1%eth0").
+ * Errors: EINVAL for a bad or mismatched address, EAFNOSUPPORT for an
+ * unknown family (or for "ipv6" on a system without IPv6).
+ */
+int _tsocket_address_inet_from_strings(TALLOC_CTX *mem_ctx,
+				       const char *family,
+				       const char *addr_string,
+				       uint16_t port,
+				       struct tsocket_address **addr,
+				       const char *location);
+#define tsocket_address_inet_from_strings(mem_ctx, family, addr_string, \
+					  port, addr) \
+	_tsocket_address_inet_from_strings(mem_ctx, family, addr_string, \
+					   port, addr, __location__)
+
+/*
+ * Like tsocket_address_inet_from_strings(), with the port in the string:
+ * "1.2.3.4:80", "[::1]:80", or a bare address ("1.2.3.4", "::1", "[::1]")
+ * that takes default_port.  A port that is empty, not decimal or over
+ * 65535, stray brackets or trailing garbage fail with EINVAL.
+ */
+int _tsocket_address_inet_from_hostport_strings(TALLOC_CTX *mem_ctx,
+						const char *family,
+						const char *host_port_addr,
+						uint16_t default_port,
+						struct tsocket_address **addr,
+						const char *location);
+#define tsocket_address_inet_from_hostport_strings(mem_ctx, family, \
+		host_port_addr, default_port, addr) \
+	_tsocket_address_inet_from_hostport_strings(mem_ctx, family, \
+		host_port_addr, default_port, addr, __location__)
+
+/*
+ * True if addr is an inet address of family fam: "ip" matches both,
+ * "ipv4" and "ipv6" (case-insensitive) only their own.  False for NULL,
+ * unix addresses and unknown families.
+ */
+bool tsocket_address_is_inet(const struct tsocket_address *addr,
+			     const char *fam);
+
+/* The numeric address ("1.2.3.4", "::1") or NULL/EINVAL if not inet. */
+char *tsocket_address_inet_addr_string(const struct tsocket_address *addr,
+				       TALLOC_CTX *mem_ctx);
+
+/* The port, or 0 with errno EINVAL if addr is not inet. */
+uint16_t tsocket_address_inet_port(const struct tsocket_address *addr);
+
+/* Change the port: 0, or -1/EINVAL if addr is not inet. */
+int tsocket_address_inet_set_port(struct tsocket_address *addr,
+				  uint16_t port);
+
+/* True if addr is a unix domain address. */
+bool tsocket_address_is_unix(const struct tsocket_address *addr);
+
+/*
+ * Build a unix address from a filesystem path (NULL means "").  A path
+ * that does not fit in sun_path (with its terminating NUL) fails with
+ * ENAMETOOLONG.
+ */
+int _tsocket_address_unix_from_path(TALLOC_CTX *mem_ctx, const char *path,
+				    struct tsocket_address **addr,
+				    const char *location);
+#define tsocket_address_unix_from_path(mem_ctx, path, addr) \
+	_tsocket_address_unix_from_path(mem_ctx, path, addr, __location__)
+
+/* The path of a unix address, or NULL/EINVAL if addr is not unix. */
+char *tsocket_address_unix_path(const struct tsocket_address *addr,
+				TALLOC_CTX *mem_ctx);
+
+/*
+ * Wrap a struct sockaddr (AF_INET, AF_INET6 or AF_UNIX) in an address.
+ * Errors: EAFNOSUPPORT for another family, EINVAL when sa is NULL or
+ * sa_socklen is too small for the family.
+ */
+int _tsocket_address_bsd_from_sockaddr(TALLOC_CTX *mem_ctx,
+				       const struct sockaddr *sa,
+				       size_t sa_socklen,
+				       struct tsocket_address **addr,
+				       const char *location);
+#define tsocket_address_bsd_from_sockaddr(mem_ctx, sa, sa_socklen, addr) \
+	_tsocket_address_bsd_from_sockaddr(mem_ctx, sa, sa_socklen, addr, \
+					   __location__)
+
+/*
+ * Copy the struct sockaddr behind addr into sa.  Returns its length, or
+ * -1 with EINVAL when addr is not a BSD address or sa_socklen is too small.
+ */
+ssize_t tsocket_address_bsd_sockaddr(const struct tsocket_address *addr,
+				     struct sockaddr *sa,
+				     size_t sa_socklen);
+
+/* ------------------------------------------------------------------ */
+/* BSD sockets: datagram and stream contexts                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A UDP socket bound to local (an inet address; port 0 picks a free
+ * port) and, if remote is not NULL, connected to remote (same family).
+ * IPv6 sockets are IPv6-only.  Errors: EINVAL for a non-inet or
+ * mismatched address, and whatever socket(2), bind(2) or connect(2) set.
+ */
+int _tdgram_inet_udp_socket(const struct tsocket_address *local,
+			    const struct tsocket_address *remote,
+			    TALLOC_CTX *mem_ctx,
+			    struct tdgram_context **dgram,
+			    const char *location);
+#define tdgram_inet_udp_socket(local, remote, mem_ctx, dgram) \
+	_tdgram_inet_udp_socket(local, remote, mem_ctx, dgram, __location__)
+
+/*
+ * A unix datagram socket bound to local (an empty path leaves it unbound)
+ * and connected to remote when remote is not NULL.  The socket file that
+ * binding creates is the caller's to remove.
+ */
+int _tdgram_unix_socket(const struct tsocket_address *local,
+			const struct tsocket_address *remote,
+			TALLOC_CTX *mem_ctx,
+			struct tdgram_context **dgram,
+			const char *location);
+#define tdgram_unix_socket(local, remote, mem_ctx, dgram) \
+	_tdgram_unix_socket(local, remote, mem_ctx, dgram, __location__)
+
+/*
+ * Wrap an existing non-blocking datagram socket.  On success the context
+ * owns fd and closes it when freed; on failure fd is left to the caller.
+ */
+int _tdgram_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
+				struct tdgram_context **dgram,
+				const char *location);
+#define tdgram_bsd_existing_socket(mem_ctx, fd, dgram) \
+	_tdgram_bsd_existing_socket(mem_ctx, fd, dgram, __location__)
+
+/*
+ * Connect a TCP stream from local (an inet address, usually the "any"
+ * address with port 0) to remote.  Errors (in tstream_inet_tcp_connect_recv)
+ * include ECONNREFUSED, ETIMEDOUT, ENETUNREACH and EINVAL for mismatched
+ * or non-inet addresses.
+ */
+struct tevent_req *tstream_inet_tcp_connect_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					const struct tsocket_address *local,
+					const struct tsocket_address *remote);
+
+/*
+ * Result: 0 with the connected stream in *stream (on mem_ctx) and, when
+ * local is not NULL, the local address the kernel chose in *local (also on
+ * mem_ctx).  Accepts both the 4-argument call of the tsocket guide and
+ * the later 5-argument one:
+ *   tstream_inet_tcp_connect_recv(req, &err, mem_ctx, &stream);
+ *   tstream_inet_tcp_connect_recv(req, &err, mem_ctx, &stream, &local);
+ */
+int _tstream_inet_tcp_connect_recv(struct tevent_req *req, int *perrno,
+				   TALLOC_CTX *mem_ctx,
+				   struct tstream_context **stream,
+				   struct tsocket_address **local,
+				   const char *location);
+#define TSOCKET_PICK_3RD_(a, b, name, ...) name
+#define tstream_inet_tcp_connect_recv(req, perrno, mem_ctx, ...) \
+	TSOCKET_PICK_3RD_(__VA_ARGS__, TSOCKET_TCP_RECV5_, \
+			  TSOCKET_TCP_RECV4_, unused) \
+		(req, perrno, mem_ctx, __VA_ARGS__)
+#define TSOCKET_TCP_RECV4_(req, perrno, mem_ctx, stream) \
+	_tstream_inet_tcp_connect_recv(req, perrno, mem_ctx, stream, NULL, \
+				       __location__)
+#define TSOCKET_TCP_RECV5_(req, perrno, mem_ctx, stream, local) \
+	_tstream_inet_tcp_connect_recv(req, perrno, mem_ctx, stream, local, \
+				       __location__)
+
+/*
+ * Connect a unix stream to the socket at remote; local may be a unix
+ * address to bind first (empty path: unbound).  ENOENT when the path
+ * does not exist, ECONNREFUSED when nobody listens on it.
+ */
+struct tevent_req *tstream_unix_connect_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					const struct tsocket_address *local,
+					const struct tsocket_address *remote);
+int _tstream_unix_connect_recv(struct tevent_req *req, int *perrno,
+			       TALLOC_CTX *mem_ctx,
+			       struct tstream_context **stream,
+			       const char *location);
+#define tstream_unix_connect_recv(req, perrno, mem_ctx, stream) \
+	_tstream_unix_connect_recv(req, perrno, mem_ctx, stream, __location__)
+
+/* Two connected unix streams, stream1 on mem_ctx1 and stream2 on mem_ctx2. */
+int _tstream_unix_socketpair(TALLOC_CTX *mem_ctx1,
+			     struct tstream_context **stream1,
+			     TALLOC_CTX *mem_ctx2,
+			     struct tstream_context **stream2,
+			     const char *location);
+#define tstream_unix_socketpair(mem_ctx1, stream1, mem_ctx2, stream2) \
+	_tstream_unix_socketpair(mem_ctx1, stream1, mem_ctx2, stream2, \
+				 __location__)
+
+/*
+ * Wrap an existing non-blocking stream socket (an accepted connection,
+ * say).  On success the stream owns fd and closes it when freed; on
+ * failure fd is left to the caller.
+ */
+int _tstream_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
+				 struct tstream_context **stream,
+				 const char *location);
+#define tstream_bsd_existing_socket(mem_ctx, fd, stream) \
+	_tstream_bsd_existing_socket(mem_ctx, fd, stream, __location__)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TSOCKET_H */

@@ -1,0 +1,340 @@
+/*
+ * tsocket_bsd_stream.c - stream contexts over TCP and unix stream sockets
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "tsocket_bsd_private.h"
+
+struct tstream_bsd {
+	struct tsocket_bsd_fd *bfd;
+	/* not a socket after all (a pipe, say): sendmsg(2) cannot be used */
+	bool not_a_socket;
+};
+
+static ssize_t tstream_bsd_pending_bytes(struct tstream_context *stream)
+{
+	struct tstream_bsd *bsd = tstream_context_data(stream,
+						       struct tstream_bsd);
+	int n = 0;
+
+	if (bsd->bfd->fd == -1) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (ioctl(bsd->bfd->fd, FIONREAD, &n) == -1) {
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * readv and writev share their state: the part of the caller's vector
+ * still to be done (a private copy, since it is advanced in place) and
+ * the bytes done so far.
+ */
+struct tstream_bsd_io_state {
+	struct tstream_bsd *bsd;
+	struct iovec *vector;
+	size_t count;
+	struct iovec small[4];	/* saves an allocation for short vectors */
+	int total;
+	int (*try_io)(struct tstream_bsd_io_state *state);
+	int (*watch)(struct tsocket_bsd_fd *bfd, struct tevent_context *ev,
+		     tsocket_bsd_fd_handler_t handler, void *private_data);
+};
+
+static int tstream_bsd_io_destructor(struct tstream_bsd_io_state *state)
+{
+	state->watch(state->bsd->bfd, NULL, NULL, NULL);
+	return 0;
+}
+
+/* Account for n bytes done; 0 when the whole vector is, else EAGAIN. */
+static int tstream_bsd_io_advance(struct tstream_bsd_io_state *state,
+				  ssize_t n)
+{
+	state->total += (int)n;
+	tsocket_iovec_advance(&state->vector, &state->count, (size_t)n);
+	return state->count == 0 ? 0 : EAGAIN;
+}
+
+/* Read until the vector is full: 0, EAGAIN (wait), EPIPE, or an errno. */
+static int tstream_bsd_readv_try(struct tstream_bsd_io_state *state)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = readv(state->bsd->bfd->fd, state->vector, (int)state->count);
+		if (n == 0) {
+			return EPIPE;	/* end of stream */
+		}
+		if (n == -1) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return errno == EWOULDBLOCK ? EAGAIN : errno;
+		}
+		if (tstream_bsd_io_advance(state, n) == 0) {
+			return 0;
+		}
+	}
+}
+
+/* Write the whole vector: 0, EAGAIN (wait), or an errno. */
+static int tstream_bsd_writev_try(struct tstream_bsd_io_state *state)
+{
+	struct tstream_bsd *bsd = state->bsd;
+	struct msghdr msg;
+	ssize_t n;
+
+	for (;;) {
+		if (bsd->not_a_socket) {
+			n = writev(bsd->bfd->fd, state->vector,
+				   (int)state->count);
+		} else {
+			/* MSG_NOSIGNAL: a gone peer is EPIPE, never SIGPIPE */
+			memset(&msg, 0, sizeof(msg));
+			msg.msg_iov = state->vector;
+			msg.msg_iovlen = state->count;
+			n = sendmsg(bsd->bfd->fd, &msg, MSG_NOSIGNAL);
+			if (n == -1 && errno == ENOTSOCK) {
+				bsd->not_a_socket = true;
+				continue;
+			}
+		}
+		if (n == -1) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return errno == EWOULDBLOCK ? EAGAIN : errno;
+		}
+		if (tstream_bsd_io_advance(state, n) == 0) {
+			return 0;
+		}
+	}
+}
+
+static void tstream_bsd_io_ready(void *private_data)
+{
+	struct tevent_req *req = private_data;
+	struct tstream_bsd_io_state *state = tevent_req_data(req,
+					struct tstream_bsd_io_state);
+	int err = state->try_io(state);
+
+	if (err == EAGAIN) {
+		return;
+	}
+	state->watch(state->bsd->bfd, NULL, NULL, NULL);
+	if (err != 0) {
+		tevent_req_error(req, err);
+		return;
+	}
+	tevent_req_done(req);
+}
+
+static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
+					      struct tevent_context *ev,
+					      struct tstream_context *stream,
+					      const struct iovec *vector,
+					      size_t count, bool reading)
+{
+	struct tstream_bsd *bsd = tstream_context_data(stream,
+						       struct tstream_bsd);
+	struct tevent_req *req;
+	struct tstream_bsd_io_state *state;
+	int err;
+
+	req = tevent_req_create(mem_ctx, &state, struct tstream_bsd_io_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->bsd = bsd;
+	state->try_io = reading ? tstream_bsd_readv_try
+				: tstream_bsd_writev_try;
+	state->watch = reading ? tsocket_bsd_fd_watch_read
+			       : tsocket_bsd_fd_watch_write;
+	if (bsd->bfd->fd == -1) {
+		tevent_req_error(req, ENOTCONN);
+		return tevent_req_post(req, ev);
+	}
+	state->vector = state->small;
+	if (count > sizeof(state->small) / sizeof(state->small[0])) {
+		state->vector = talloc_array(state, struct iovec, count);
+		if (tevent_req_nomem(state->vector, req)) {
+			return tevent_req_post(req, ev);
+		}
+	}
+	memcpy(state->vector, vector, count * sizeof(*vector));
+	state->count = count;
+
+	/* try at once: data or buffer space is usually there already */
+	err = state->try_io(state);
+	if (err == EAGAIN &&
+	    state->watch(bsd->bfd, ev, tstream_bsd_io_ready, req) == 0) {
+		talloc_set_destructor(state, tstream_bsd_io_destructor);
+		return req;
+	}
+	if (err == EAGAIN) {
+		err = errno;
+	}
+	if (err != 0) {
+		tevent_req_error(req, err);
+	} else {
+		tevent_req_done(req);
+	}
+	return tevent_req_post(req, ev);
+}
+
+static int tstream_bsd_io_recv(struct tevent_req *req, int *perrno)
+{
+	struct tstream_bsd_io_state *state = tevent_req_data(req,
+					struct tstream_bsd_io_state);
+	int ret = -1;
+
+	if (!tsocket_req_is_error(req, perrno)) {
+		ret = state->total;
+	}
+	tevent_req_received(req);
+	return ret;
+}
+
+static struct tevent_req *tstream_bsd_readv_send(TALLOC_CTX *mem_ctx,
+						 struct tevent_context *ev,
+						 struct tstream_context *stream,
+						 struct iovec *vector,
+						 size_t count)
+{
+	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, true);
+}
+
+static struct tevent_req *tstream_bsd_writev_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream,
+					const struct iovec *vector,
+					size_t count)
+{
+	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, false);
+}
+
+/* ---------------------------------------------------------------- disconnect */
+
+struct tstream_bsd_disconnect_state {
+	int unused;
+};
+
+static struct tevent_req *tstream_bsd_disconnect_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream)
+{
+	struct tstream_bsd *bsd = tstream_context_data(stream,
+						       struct tstream_bsd);
+	struct tevent_req *req;
+	struct tstream_bsd_disconnect_state *state;
+
+	req = tevent_req_create(mem_ctx, &state,
+				struct tstream_bsd_disconnect_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	if (bsd->bfd->fd == -1) {
+		tevent_req_error(req, ENOTCONN);
+		return tevent_req_post(req, ev);
+	}
+	tsocket_bsd_fd_close(bsd->bfd);
+	tevent_req_done(req);
+	return tevent_req_post(req, ev);
+}
+
+static int tstream_bsd_disconnect_recv(struct tevent_req *req, int *perrno)
+{
+	int ret = 0;
+
+	if (tsocket_req_is_error(req, perrno)) {
+		ret = -1;
+	}
+	tevent_req_received(req);
+	return ret;
+}
+
+static const struct tstream_context_ops tstream_bsd_ops = {
+	.name = "bsd",
+	.pending_bytes = tstream_bsd_pending_bytes,
+	.readv_send = tstream_bsd_readv_send,
+	.readv_recv = tstream_bsd_io_recv,
+	.writev_send = tstream_bsd_writev_send,
+	.writev_recv = tstream_bsd_io_recv,
+	.disconnect_send = tstream_bsd_disconnect_send,
+	.disconnect_recv = tstream_bsd_disconnect_recv,
+};
+
+/* ---------------------------------------------------------------- constructors */
+
+int _tstream_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
+				 struct tstream_context **stream,
+				 const char *location)
+{
+	struct tstream_context *s;
+	struct tstream_bsd *bsd;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	s = tstream_context_create(mem_ctx, &tstream_bsd_ops, &bsd,
+				   struct tstream_bsd, location);
+	if (s == NULL) {
+		return -1;
+	}
+	bsd->bfd = tsocket_bsd_fd_create(bsd, fd);
+	if (bsd->bfd == NULL) {
+		talloc_free(s);
+		return -1;
+	}
+	*stream = s;
+	return 0;
+}
+
+int _tstream_unix_socketpair(TALLOC_CTX *mem_ctx1,
+			     struct tstream_context **stream1,
+			     TALLOC_CTX *mem_ctx2,
+			     struct tstream_context **stream2,
+			     const char *location)
+{
+	struct tstream_context *s1 = NULL, *s2 = NULL;
+	int fds[2];
+	int saved;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       fds) == -1) {
+		return -1;
+	}
+	if (_tstream_bsd_existing_socket(mem_ctx1, fds[0], &s1,
+					 location) == -1) {
+		goto fail;
+	}
+	fds[0] = -1;	/* s1 owns it now */
+	if (_tstream_bsd_existing_socket(mem_ctx2, fds[1], &s2,
+					 location) == -1) {
+		goto fail;
+	}
+	*stream1 = s1;
+	*stream2 = s2;
+	return 0;
+fail:
+	saved = errno;
+	talloc_free(s1);
+	if (fds[0] != -1) {
+		close(fds[0]);
+	}
+	close(fds[1]);
+	errno = saved;
+	return -1;
+}

@@ -1,0 +1,127 @@
+/*
+ * test_util.c - small helpers shared by the libtsocket unit tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "test_util.h"
+
+static void tu_timeout(struct tevent_context *ev, struct tevent_timer *te,
+		       struct timeval now, void *private_data)
+{
+	bool *expired = private_data;
+
+	*expired = true;
+}
+
+bool tu_loop_until(struct tevent_context *ev, const bool *done,
+		   int timeout_ms)
+{
+	bool expired = false;
+	struct tevent_timer *te;
+
+	te = tevent_add_timer(ev, ev,
+			      tevent_timeval_current_ofs(timeout_ms / 1000,
+					(timeout_ms % 1000) * 1000),
+			      tu_timeout, &expired);
+	if (te == NULL) {
+		return false;
+	}
+	while (!*done && !expired) {
+		if (tevent_loop_once(ev) != 0) {
+			break;
+		}
+	}
+	talloc_free(te);
+	return *done;
+}
+
+unsigned tu_loop_count_events(struct tevent_context *ev, int timeout_ms)
+{
+	bool expired = false;
+	unsigned events = 0;
+	struct tevent_timer *te;
+
+	te = tevent_add_timer(ev, ev,
+			      tevent_timeval_current_ofs(timeout_ms / 1000,
+					(timeout_ms % 1000) * 1000),
+			      tu_timeout, &expired);
+	if (te == NULL) {
+		return (unsigned)-1;
+	}
+	/* the bound keeps a spinning loop from running forever */
+	while (!expired && events < 1000000) {
+		if (tevent_loop_once(ev) != 0) {
+			break;
+		}
+		if (!expired) {
+			events++;
+		}
+	}
+	talloc_free(te);
+	return events;
+}
+
+void tu_set_done(struct tevent_req *req)
+{
+	bool *done = tevent_req_callback_data_void(req);
+
+	*done = true;
+}
+
+static int tu_remove_entry(const char *path, const struct stat *st,
+			   int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int tu_tmpdir_destructor(char *dir)
+{
+	nftw(dir, tu_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+char *tu_tmpdir(TALLOC_CTX *mem_ctx)
+{
+	const char *base = getenv("TMPDIR");
+	char *dir;
+
+	if (base == NULL || base[0] == '\0') {
+		base = "/tmp";
+	}
+	dir = talloc_asprintf(mem_ctx, "%s/tsocket-test.XXXXXX", base);
+	if (dir == NULL) {
+		return NULL;
+	}
+	if (mkdtemp(dir) == NULL) {
+		talloc_free(dir);
+		return NULL;
+	}
+	talloc_set_destructor(dir, tu_tmpdir_destructor);
+	return dir;
+}
+
+int tu_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL) {
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.') {
+			n++;
+		}
+	}
+	closedir(d);
+	return n - 1;	/* the directory stream's own fd */
+}

@@ -1,0 +1,40 @@
+/*
+ * test_util.h - small helpers shared by the libtsocket unit tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSOCK_TEST_UTIL_H
+#define TSOCK_TEST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <talloc.h>
+#include <tevent.h>
+
+/*
+ * Run ev until *done becomes true or timeout_ms passes.  Returns *done.
+ * Every test loop goes through this, so no test can hang.
+ */
+bool tu_loop_until(struct tevent_context *ev, const bool *done,
+		   int timeout_ms);
+
+/*
+ * Run ev for about timeout_ms and count how many events it handled
+ * (the timer that ends the run not included).  Used to prove that an idle
+ * context does not wake the loop.
+ */
+unsigned tu_loop_count_events(struct tevent_context *ev, int timeout_ms);
+
+/* A tevent_req callback that sets the bool pointed to by its private data. */
+void tu_set_done(struct tevent_req *req);
+
+/*
+ * A fresh private directory for unix socket files, allocated on mem_ctx;
+ * it is removed (with whatever is left inside) when the string is freed.
+ */
+char *tu_tmpdir(TALLOC_CTX *mem_ctx);
+
+/* Number of open file descriptors of this process. */
+int tu_count_fds(void);
+
+#endif
