@@ -39,7 +39,9 @@ bool tu_loop_until(struct tevent_context *ev, const bool *done,
 			break;
 		}
 	}
-	talloc_free(te);
+	if (!expired) {
+		talloc_free(te);	/* tevent frees a timer once it fired */
+	}
 	return *done;
 }
 
@@ -65,7 +67,9 @@ unsigned tu_loop_count_events(struct tevent_context *ev, int timeout_ms)
 			events++;
 		}
 	}
-	talloc_free(te);
+	if (!expired) {
+		talloc_free(te);	/* tevent frees a timer once it fired */
+	}
 	return events;
 }
 

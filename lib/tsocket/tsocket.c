@@ -27,6 +27,8 @@ struct tsocket_address *_tsocket_address_create(TALLOC_CTX *mem_ctx,
 	}
 	addr->ops = ops;
 	addr->location = location;
+	/* talloc reports then name the caller that created it */
+	talloc_set_name_const(addr, location);
 	addr->private_data = talloc_zero_size(addr, psize);
 	if (addr->private_data == NULL) {
 		talloc_free(addr);

@@ -164,6 +164,21 @@ struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
 /* Result of tstream_disconnect_send(): 0, or -1 and *perrno. */
 int tstream_disconnect_recv(struct tevent_req *req, int *perrno);
 
+/*
+ * Beyond the tsocket guide: half-close.  End the writing direction of the
+ * stream: the peer reads end of stream, while this side can still read
+ * until the peer ends too.  On BSD sockets this is shutdown(SHUT_WR); on
+ * a stdio stream it closes the write fd.  Fails with EBUSY while a write
+ * is pending and ENOTSUP on streams that cannot do it; shutting down
+ * twice succeeds.  Later writes fail with EPIPE.
+ */
+struct tevent_req *tstream_shutdown_send(TALLOC_CTX *mem_ctx,
+					 struct tevent_context *ev,
+					 struct tstream_context *stream);
+
+/* Result of tstream_shutdown_send(): 0, or -1 and *perrno. */
+int tstream_shutdown_recv(struct tevent_req *req, int *perrno);
+
 /* ------------------------------------------------------------------ */
 /* PDU and queue helpers                                              */
 /* ------------------------------------------------------------------ */
@@ -305,7 +320,8 @@ char *tsocket_address_unix_path(const struct tsocket_address *addr,
 /*
  * Wrap a struct sockaddr (AF_INET, AF_INET6 or AF_UNIX) in an address.
  * Errors: EAFNOSUPPORT for another family, EINVAL when sa is NULL or
- * sa_socklen is too small for the family.
+ * sa_socklen is too small for the family or larger than a
+ * struct sockaddr_storage.
  */
 int _tsocket_address_bsd_from_sockaddr(TALLOC_CTX *mem_ctx,
 				       const struct sockaddr *sa,
@@ -437,6 +453,28 @@ int _tstream_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
 				 const char *location);
 #define tstream_bsd_existing_socket(mem_ctx, fd, stream) \
 	_tstream_bsd_existing_socket(mem_ctx, fd, stream, __location__)
+
+/* ------------------------------------------------------------------ */
+/* Beyond the guide: a stream over a pair of file descriptors         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One stream that reads from read_fd and writes to write_fd: stdin and
+ * stdout, pipes, a terminal, a regular file or /dev/null.  The stream
+ * owns both fds (they may be the same fd) and closes them when freed.
+ * Pollable fds (pipes, terminals, sockets) are made non-blocking and get
+ * their original flags back when the stream is freed; regular files and
+ * other fds that cannot be polled are read and written directly.  Writes
+ * never raise SIGPIPE: a gone reader is EPIPE.  tstream_shutdown closes
+ * write_fd (or shuts a socket down for writing).
+ * Returns 0, or -1 with errno (EBADF for a closed fd).
+ */
+int _tstream_stdio_create(TALLOC_CTX *mem_ctx, int read_fd, int write_fd,
+			  struct tstream_context **stream,
+			  const char *location);
+#define tstream_stdio_create(mem_ctx, read_fd, write_fd, stream) \
+	_tstream_stdio_create(mem_ctx, read_fd, write_fd, stream, \
+			      __location__)
 
 #ifdef __cplusplus
 }

@@ -492,7 +492,8 @@ int _tsocket_address_bsd_from_sockaddr(TALLOC_CTX *mem_ctx,
 	struct tsocket_address *a;
 	size_t need, max;
 
-	if (sa == NULL || sa_socklen < sizeof(sa_family_t)) {
+	if (sa == NULL || sa_socklen < sizeof(sa_family_t) ||
+	    sa_socklen > sizeof(struct sockaddr_storage)) {
 		errno = EINVAL;
 		return -1;
 	}

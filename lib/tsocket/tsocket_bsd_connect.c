@@ -123,7 +123,9 @@ static struct tevent_req *tstream_bsd_connect_send(TALLOC_CTX *mem_ctx,
 		tevent_req_error(req, errno);
 		return tevent_req_post(req, ev);
 	}
-	state->fde = tevent_add_fd(ev, state, state->fd, TEVENT_FD_WRITE,
+	/* READ too: tevent reports errors (refused) only to readers */
+	state->fde = tevent_add_fd(ev, state, state->fd,
+				   TEVENT_FD_READ | TEVENT_FD_WRITE,
 				   tstream_bsd_connect_writable, req);
 	if (tevent_req_nomem(state->fde, req)) {
 		return tevent_req_post(req, ev);

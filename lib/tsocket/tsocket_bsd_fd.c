@@ -31,8 +31,15 @@ struct tsocket_bsd_fd *tsocket_bsd_fd_create(TALLOC_CTX *mem_ctx, int fd)
 	return bfd;
 }
 
+/* How long a blocked writer ignores readability, see the header. */
+#define TSOCKET_BSD_READ_QUIET_MS 500
+
+static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
+				 struct tevent_context *ev);
+
 void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd)
 {
+	TALLOC_FREE(bfd->read_quiet);
 	TALLOC_FREE(bfd->fde);
 	bfd->ev = NULL;
 	bfd->on_readable = NULL;
@@ -41,6 +48,16 @@ void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd)
 		close(bfd->fd);
 		bfd->fd = -1;
 	}
+}
+
+static void tsocket_bsd_fd_quiet_over(struct tevent_context *ev,
+				      struct tevent_timer *te,
+				      struct timeval now, void *private_data)
+{
+	struct tsocket_bsd_fd *bfd = private_data;
+
+	bfd->read_quiet = NULL;
+	tsocket_bsd_fd_update(bfd, ev);
 }
 
 static void tsocket_bsd_fd_handler(struct tevent_context *ev,
@@ -58,9 +75,25 @@ static void tsocket_bsd_fd_handler(struct tevent_context *ev,
 		bfd->on_writable(bfd->writable_private);
 		return;
 	}
-	if ((flags & TEVENT_FD_READ) && bfd->on_readable != NULL) {
+	if (!(flags & TEVENT_FD_READ)) {
+		return;
+	}
+	if (bfd->on_readable != NULL) {
 		bfd->on_readable(bfd->readable_private);
 		return;
+	}
+	if (bfd->on_writable != NULL) {
+		/*
+		 * Only a writer waits: an error (the write fails now), or
+		 * data nobody reads yet.  Stop watching reads for a while
+		 * first, the writer's callback may free us.
+		 */
+		bfd->read_quiet = tevent_add_timer(ev, bfd,
+				tevent_timeval_current_ofs(0,
+					TSOCKET_BSD_READ_QUIET_MS * 1000),
+				tsocket_bsd_fd_quiet_over, bfd);
+		tsocket_bsd_fd_update(bfd, ev);
+		bfd->on_writable(bfd->writable_private);
 	}
 }
 
@@ -75,6 +108,9 @@ static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 	}
 	if (bfd->on_writable != NULL) {
 		flags |= TEVENT_FD_WRITE;
+		if (bfd->read_quiet == NULL) {
+			flags |= TEVENT_FD_READ;	/* for errors */
+		}
 	}
 	if (bfd->fde != NULL && (ev != bfd->ev || flags == 0)) {
 		/* a request on another loop, or nothing left to watch */

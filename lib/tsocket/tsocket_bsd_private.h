@@ -41,6 +41,13 @@ struct tsocket_address *tsocket_address_bsd_wrap(TALLOC_CTX *mem_ctx,
  * The fd is only watched for the directions that have a request waiting,
  * so an idle socket (say, a half-closed peer nobody reads from) never
  * wakes the loop.
+ *
+ * One exception: tevent (before 0.16) reports socket errors only to fds
+ * watched for reading, and drops a write-only fd that fails without a
+ * word.  So a waiting writer also watches for reading.  If that wakes it
+ * while the write still cannot go on (the peer sent data or its end of
+ * stream, and nobody reads), reading is left unwatched for a while
+ * instead of waking the loop again and again; a timer looks again later.
  */
 typedef void (*tsocket_bsd_fd_handler_t)(void *private_data);
 
@@ -52,6 +59,7 @@ struct tsocket_bsd_fd {
 	void *readable_private;
 	tsocket_bsd_fd_handler_t on_writable;
 	void *writable_private;
+	struct tevent_timer *read_quiet;	/* see above */
 };
 
 /* Take ownership of fd; it is closed when the watcher is freed. */

@@ -264,6 +264,32 @@ static int tstream_bsd_disconnect_recv(struct tevent_req *req, int *perrno)
 	return ret;
 }
 
+/* ---------------------------------------------------------------- shutdown */
+
+static struct tevent_req *tstream_bsd_shutdown_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream)
+{
+	struct tstream_bsd *bsd = tstream_context_data(stream,
+						       struct tstream_bsd);
+	struct tevent_req *req;
+	struct tstream_bsd_disconnect_state *state;
+
+	req = tevent_req_create(mem_ctx, &state,
+				struct tstream_bsd_disconnect_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	if (bsd->bfd->fd == -1) {
+		tevent_req_error(req, ENOTCONN);
+	} else if (shutdown(bsd->bfd->fd, SHUT_WR) == -1) {
+		tevent_req_error(req, errno);
+	} else {
+		tevent_req_done(req);
+	}
+	return tevent_req_post(req, ev);
+}
+
 static const struct tstream_context_ops tstream_bsd_ops = {
 	.name = "bsd",
 	.pending_bytes = tstream_bsd_pending_bytes,
@@ -273,6 +299,8 @@ static const struct tstream_context_ops tstream_bsd_ops = {
 	.writev_recv = tstream_bsd_io_recv,
 	.disconnect_send = tstream_bsd_disconnect_send,
 	.disconnect_recv = tstream_bsd_disconnect_recv,
+	.shutdown_send = tstream_bsd_shutdown_send,
+	.shutdown_recv = tstream_bsd_disconnect_recv,
 };
 
 /* ---------------------------------------------------------------- constructors */

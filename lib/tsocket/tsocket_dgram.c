@@ -53,6 +53,8 @@ struct tdgram_context *_tdgram_context_create(TALLOC_CTX *mem_ctx,
 		return NULL;
 	}
 	dgram->location = location;
+	/* talloc reports then name the caller that created it */
+	talloc_set_name_const(dgram, location);
 	dgram->ops = ops;
 	dgram->private_data = talloc_zero_size(dgram, psize);
 	if (dgram->private_data == NULL) {

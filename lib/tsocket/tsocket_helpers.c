@@ -130,6 +130,20 @@ struct tsocket_queued {
 	ssize_t ret;
 };
 
+/*
+ * Lives on the queue entry to notice when something else frees it (the
+ * queue itself, when it is freed first), so we never free it twice.
+ */
+struct tsocket_queued_guard {
+	struct tsocket_queued *q;
+};
+
+static int tsocket_queued_guard_destructor(struct tsocket_queued_guard *g)
+{
+	g->q->entry = NULL;
+	return 0;
+}
+
 static void tsocket_queued_cleanup(struct tevent_req *req,
 				   enum tevent_req_state req_state)
 {
@@ -145,12 +159,20 @@ static bool tsocket_queued_add(struct tevent_req *req,
 			       tevent_queue_trigger_fn_t trigger)
 {
 	struct tsocket_queued *q = _tevent_req_data(req);
+	struct tsocket_queued_guard *guard;
 
 	q->ev = ev;
 	q->entry = tevent_queue_add_entry(queue, ev, req, trigger, NULL);
 	if (tevent_req_nomem(q->entry, req)) {
 		return false;
 	}
+	guard = talloc_zero(q->entry, struct tsocket_queued_guard);
+	if (tevent_req_nomem(guard, req)) {
+		TALLOC_FREE(q->entry);
+		return false;
+	}
+	guard->q = q;
+	talloc_set_destructor(guard, tsocket_queued_guard_destructor);
 	tevent_req_set_cleanup_fn(req, tsocket_queued_cleanup);
 	return true;
 }

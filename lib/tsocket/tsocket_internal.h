@@ -145,6 +145,17 @@ struct tstream_context_ops {
 					      struct tevent_context *ev,
 					      struct tstream_context *stream);
 	int (*disconnect_recv)(struct tevent_req *req, int *perrno);
+
+	/*
+	 * Optional (NULL: tstream_shutdown fails with ENOTSUP).  End the
+	 * writing direction so the peer sees end of stream; reading goes
+	 * on.  Never called while a writev is pending, nor twice: the
+	 * generic layer fails later writes with EPIPE itself.
+	 */
+	struct tevent_req *(*shutdown_send)(TALLOC_CTX *mem_ctx,
+					    struct tevent_context *ev,
+					    struct tstream_context *stream);
+	int (*shutdown_recv)(struct tevent_req *req, int *perrno);
 };
 
 struct tstream_context *_tstream_context_create(TALLOC_CTX *mem_ctx,

@@ -21,6 +21,8 @@ struct tstream_context {
 
 	struct tevent_req *readv_req;
 	struct tevent_req *writev_req;
+	struct tevent_req *control_req;	/* a disconnect or a shutdown */
+	bool write_shut;	/* tstream_shutdown started: writes EPIPE */
 };
 
 static int tstream_context_destructor(struct tstream_context *stream)
@@ -31,6 +33,9 @@ static int tstream_context_destructor(struct tstream_context *stream)
 	}
 	if (stream->writev_req != NULL) {
 		tevent_req_received(stream->writev_req);
+	}
+	if (stream->control_req != NULL) {
+		tevent_req_received(stream->control_req);
 	}
 	return 0;
 }
@@ -50,6 +55,8 @@ struct tstream_context *_tstream_context_create(TALLOC_CTX *mem_ctx,
 		return NULL;
 	}
 	stream->location = location;
+	/* talloc reports then name the caller that created it */
+	talloc_set_name_const(stream, location);
 	stream->ops = ops;
 	stream->private_data = talloc_zero_size(stream, psize);
 	if (stream->private_data == NULL) {
@@ -74,11 +81,13 @@ ssize_t tstream_pending_bytes(struct tstream_context *stream)
 }
 
 /*
- * State shared by readv and writev: which slot of the stream the request
- * holds (NULL once it let go of it) and the result.
+ * State shared by all stream requests: which slot of the stream the
+ * request holds (NULL once it let go of it), the backend's recv function
+ * and the result.
  */
 struct tstream_io_state {
 	const struct tstream_context_ops *ops;
+	int (*recv_fn)(struct tevent_req *req, int *perrno);
 	struct tevent_req **slot;
 	int ret;
 };
@@ -116,6 +125,9 @@ static struct tevent_req *tstream_io_create(TALLOC_CTX *mem_ctx,
 	err = tsocket_iovec_check(vector, count, &total);
 	if (err == 0 && *slot != NULL) {
 		err = EBUSY;
+	}
+	if (err == 0 && slot == &stream->writev_req && stream->write_shut) {
+		err = EPIPE;
 	}
 	if (err != 0) {
 		tevent_req_error(req, err);
@@ -254,62 +266,115 @@ int tstream_writev_recv(struct tevent_req *req, int *perrno)
 
 /* ---------------------------------------------------------------- disconnect */
 
-struct tstream_disconnect_state {
-	const struct tstream_context_ops *ops;
-};
+/*
+ * Disconnect and shutdown hold the stream's control slot while the
+ * backend works, so that freeing the stream discards them too.
+ */
+static struct tevent_req *tstream_control_create(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream,
+					int busy_err, bool *ok)
+{
+	struct tevent_req *req;
+	struct tstream_io_state *state;
 
-static void tstream_disconnect_done(struct tevent_req *subreq);
+	*ok = false;
+	req = tevent_req_create(mem_ctx, &state, struct tstream_io_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	if (busy_err != 0 || stream->control_req != NULL) {
+		tevent_req_error(req, busy_err != 0 ? busy_err : EBUSY);
+		return tevent_req_post(req, ev);
+	}
+	state->ops = stream->ops;
+	state->slot = &stream->control_req;
+	stream->control_req = req;
+	talloc_set_destructor(state, tstream_io_state_destructor);
+	*ok = true;
+	return req;
+}
+
+static void tstream_control_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tstream_io_state *state = tevent_req_data(req,
+						struct tstream_io_state);
+	int err = 0;
+	int ret;
+
+	ret = state->recv_fn(subreq, &err);
+	TALLOC_FREE(subreq);
+	tstream_io_finish(req, ret, err);
+}
 
 struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
 					   struct tevent_context *ev,
 					   struct tstream_context *stream)
 {
 	struct tevent_req *req, *subreq;
-	struct tstream_disconnect_state *state;
+	struct tstream_io_state *state;
+	bool busy = stream->readv_req != NULL || stream->writev_req != NULL;
+	bool ok;
 
-	req = tevent_req_create(mem_ctx, &state,
-				struct tstream_disconnect_state);
-	if (req == NULL) {
-		return NULL;
+	req = tstream_control_create(mem_ctx, ev, stream, busy ? EBUSY : 0,
+				     &ok);
+	if (!ok) {
+		return req;
 	}
-	if (stream->readv_req != NULL || stream->writev_req != NULL) {
-		tevent_req_error(req, EBUSY);
-		return tevent_req_post(req, ev);
-	}
-	state->ops = stream->ops;
-	subreq = state->ops->disconnect_send(state, ev, stream);
+	state = tevent_req_data(req, struct tstream_io_state);
+	state->recv_fn = stream->ops->disconnect_recv;
+	subreq = stream->ops->disconnect_send(state, ev, stream);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
 	}
-	tevent_req_set_callback(subreq, tstream_disconnect_done, req);
+	tevent_req_set_callback(subreq, tstream_control_done, req);
 	return req;
-}
-
-static void tstream_disconnect_done(struct tevent_req *subreq)
-{
-	struct tevent_req *req = tevent_req_callback_data(subreq,
-							  struct tevent_req);
-	struct tstream_disconnect_state *state = tevent_req_data(req,
-					struct tstream_disconnect_state);
-	int err = 0;
-	int ret;
-
-	ret = state->ops->disconnect_recv(subreq, &err);
-	TALLOC_FREE(subreq);
-	if (ret == -1) {
-		tevent_req_error(req, err);
-		return;
-	}
-	tevent_req_done(req);
 }
 
 int tstream_disconnect_recv(struct tevent_req *req, int *perrno)
 {
-	int ret = 0;
+	return tstream_io_recv(req, perrno) == -1 ? -1 : 0;
+}
 
-	if (tsocket_req_is_error(req, perrno)) {
-		ret = -1;
+/* ---------------------------------------------------------------- shutdown */
+
+struct tevent_req *tstream_shutdown_send(TALLOC_CTX *mem_ctx,
+					 struct tevent_context *ev,
+					 struct tstream_context *stream)
+{
+	struct tevent_req *req, *subreq;
+	struct tstream_io_state *state;
+	int err = 0;
+	bool ok;
+
+	if (stream->writev_req != NULL) {
+		err = EBUSY;
+	} else if (stream->ops->shutdown_send == NULL) {
+		err = ENOTSUP;
 	}
-	tevent_req_received(req);
-	return ret;
+	req = tstream_control_create(mem_ctx, ev, stream, err, &ok);
+	if (!ok) {
+		return req;
+	}
+	if (stream->write_shut) {
+		tstream_io_finish(req, 0, 0);
+		return tevent_req_post(req, ev);
+	}
+	/* from now on writes fail with EPIPE, even while this runs */
+	stream->write_shut = true;
+	state = tevent_req_data(req, struct tstream_io_state);
+	state->recv_fn = stream->ops->shutdown_recv;
+	subreq = stream->ops->shutdown_send(state, ev, stream);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, tstream_control_done, req);
+	return req;
+}
+
+int tstream_shutdown_recv(struct tevent_req *req, int *perrno)
+{
+	return tstream_io_recv(req, perrno) == -1 ? -1 : 0;
 }

@@ -1,0 +1,280 @@
+/*
+ * channel.c - opening endpoints as a client
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "channel.h"
+#include "resolve.h"
+
+char *channel_address_name(TALLOC_CTX *mem_ctx, const char *kind,
+			   const struct tsocket_address *addr)
+{
+	char *host, *name;
+
+	if (tsocket_address_is_unix(addr)) {
+		char *path = tsocket_address_unix_path(addr, mem_ctx);
+
+		name = talloc_asprintf(mem_ctx, "%s:%s", kind,
+				       path != NULL ? path : "");
+		talloc_free(path);
+		return name;
+	}
+	host = tsocket_address_inet_addr_string(addr, mem_ctx);
+	if (host == NULL) {
+		return talloc_asprintf(mem_ctx, "%s:?", kind);
+	}
+	name = talloc_asprintf(mem_ctx,
+			       tsocket_address_is_inet(addr, "ipv6")
+				? "%s:[%s]:%u" : "%s:%s:%u",
+			       kind, host, tsocket_address_inet_port(addr));
+	talloc_free(host);
+	return name;
+}
+
+struct channel_open_state {
+	struct tevent_context *ev;
+	const struct endpoint *ep;
+	struct channel *chan;
+	struct tsocket_address **addrs;
+	int naddrs, next;
+	int last_err;
+	char *error;
+};
+
+static void channel_open_resolved(struct tevent_req *subreq);
+static void channel_open_try_next(struct tevent_req *req);
+static void channel_open_connected(struct tevent_req *subreq);
+static int channel_open_unix_dgram(struct channel_open_state *state);
+
+struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
+				     struct tevent_context *ev,
+				     const struct endpoint *ep,
+				     int timeout_ms)
+{
+	struct tevent_req *req, *subreq;
+	struct channel_open_state *state;
+	struct tsocket_address *local = NULL, *remote = NULL;
+
+	req = tevent_req_create(mem_ctx, &state, struct channel_open_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->ev = ev;
+	state->ep = ep;
+	state->chan = talloc_zero(state, struct channel);
+	if (tevent_req_nomem(state->chan, req)) {
+		return tevent_req_post(req, ev);
+	}
+	if (timeout_ms > 0 &&
+	    !tevent_req_set_endtime(req, ev,
+			tevent_timeval_current_ofs(timeout_ms / 1000,
+					(timeout_ms % 1000) * 1000))) {
+		tevent_req_oom(req);
+		return tevent_req_post(req, ev);
+	}
+
+	switch (ep->kind) {
+	case EP_STDIO:
+		state->chan->name = talloc_strdup(state->chan, "stdio");
+		state->chan->is_stdio = true;
+		if (tstream_stdio_create(state->chan, 0, 1,
+					 &state->chan->stream) == -1) {
+			state->last_err = errno;
+			tevent_req_error(req, errno);
+		} else {
+			tevent_req_done(req);
+		}
+		return tevent_req_post(req, ev);
+	case EP_UNIX:
+		if (tsocket_address_unix_from_path(state, "", &local) == -1 ||
+		    tsocket_address_unix_from_path(state, ep->path,
+						   &remote) == -1) {
+			state->last_err = errno;
+			tevent_req_error(req, errno);
+			return tevent_req_post(req, ev);
+		}
+		state->chan->name = talloc_asprintf(state->chan, "unix:%s",
+						    ep->path);
+		subreq = tstream_unix_connect_send(state, ev, local, remote);
+		if (tevent_req_nomem(subreq, req)) {
+			return tevent_req_post(req, ev);
+		}
+		tevent_req_set_callback(subreq, channel_open_connected, req);
+		return req;
+	case EP_UNIX_DGRAM:
+		state->chan->name = talloc_asprintf(state->chan,
+						    "unix-dgram:%s", ep->path);
+		if (channel_open_unix_dgram(state) == -1) {
+			state->last_err = errno;
+			tevent_req_error(req, errno);
+		} else {
+			tevent_req_done(req);
+		}
+		return tevent_req_post(req, ev);
+	case EP_TCP:
+	case EP_UDP:
+		subreq = resolve_send(state, ev, ep->host, ep->port,
+				      ep->family, false);
+		if (tevent_req_nomem(subreq, req)) {
+			return tevent_req_post(req, ev);
+		}
+		tevent_req_set_callback(subreq, channel_open_resolved, req);
+		return req;
+	}
+	tevent_req_error(req, EINVAL);
+	return tevent_req_post(req, ev);
+}
+
+/* A unix datagram socket with an autobound abstract address. */
+static int channel_open_unix_dgram(struct channel_open_state *state)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int fd, saved;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		return -1;
+	}
+	/* binding just the family asks Linux for a unique abstract name */
+	if (bind(fd, (struct sockaddr *)&un, sizeof(sa_family_t)) == -1) {
+		goto fail;
+	}
+	strncpy(un.sun_path, state->ep->path, sizeof(un.sun_path) - 1);
+	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
+		goto fail;
+	}
+	if (tdgram_bsd_existing_socket(state->chan, fd,
+				       &state->chan->dgram) == -1) {
+		goto fail;
+	}
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+static void channel_open_resolved(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct channel_open_state *state = tevent_req_data(req,
+					struct channel_open_state);
+	const char *error = NULL;
+
+	state->naddrs = resolve_recv(subreq, state, &state->addrs, &error);
+	TALLOC_FREE(subreq);
+	if (state->naddrs == -1) {
+		state->error = talloc_asprintf(state, "cannot resolve '%s': %s",
+					       state->ep->host, error);
+		tevent_req_error(req, EHOSTUNREACH);
+		return;
+	}
+	channel_open_try_next(req);
+}
+
+/* Connect to the next address; UDP just takes the first one. */
+static void channel_open_try_next(struct tevent_req *req)
+{
+	struct channel_open_state *state = tevent_req_data(req,
+					struct channel_open_state);
+	struct tsocket_address *remote, *local;
+	struct tevent_req *subreq;
+	bool v6;
+
+	if (state->next >= state->naddrs) {
+		tevent_req_error(req, state->last_err != 0 ? state->last_err
+							   : EHOSTUNREACH);
+		return;
+	}
+	remote = state->addrs[state->next++];
+	v6 = tsocket_address_is_inet(remote, "ipv6");
+	TALLOC_FREE(state->chan->name);
+	state->chan->name = channel_address_name(state->chan,
+			endpoint_kind_name(state->ep->kind), remote);
+	if (tsocket_address_inet_from_strings(state, v6 ? "ipv6" : "ipv4",
+					      NULL, 0, &local) == -1) {
+		tevent_req_error(req, errno);
+		return;
+	}
+	if (state->ep->kind == EP_UDP) {
+		if (tdgram_inet_udp_socket(local, remote, state->chan,
+					   &state->chan->dgram) == -1) {
+			state->last_err = errno;
+			channel_open_try_next(req);
+			return;
+		}
+		tevent_req_done(req);
+		return;
+	}
+	subreq = tstream_inet_tcp_connect_send(state, state->ev, local, remote);
+	if (tevent_req_nomem(subreq, req)) {
+		return;
+	}
+	tevent_req_set_callback(subreq, channel_open_connected, req);
+}
+
+static void channel_open_connected(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct channel_open_state *state = tevent_req_data(req,
+					struct channel_open_state);
+	int err = 0;
+	int ret;
+
+	if (state->ep->kind == EP_UNIX) {
+		ret = tstream_unix_connect_recv(subreq, &err, state->chan,
+						&state->chan->stream);
+	} else {
+		ret = tstream_inet_tcp_connect_recv(subreq, &err, state->chan,
+						    &state->chan->stream);
+	}
+	TALLOC_FREE(subreq);
+	if (ret == 0) {
+		tevent_req_done(req);
+		return;
+	}
+	state->last_err = err;
+	if (state->ep->kind == EP_UNIX) {
+		tevent_req_error(req, err);
+		return;
+	}
+	channel_open_try_next(req);
+}
+
+struct channel *channel_open_recv(struct tevent_req *req,
+				  TALLOC_CTX *mem_ctx, char **error)
+{
+	struct channel_open_state *state = tevent_req_data(req,
+					struct channel_open_state);
+	enum tevent_req_state rs;
+	uint64_t err;
+
+	if (tevent_req_is_error(req, &rs, &err)) {
+		if (state->error != NULL) {
+			*error = talloc_steal(mem_ctx, state->error);
+		} else if (rs == TEVENT_REQ_TIMED_OUT) {
+			*error = talloc_asprintf(mem_ctx,
+				"connect to %s: timed out",
+				state->chan->name != NULL ? state->chan->name
+							  : state->ep->text);
+		} else {
+			*error = talloc_asprintf(mem_ctx, "connect to %s: %s",
+				state->chan->name != NULL ? state->chan->name
+							  : state->ep->text,
+				strerror(rs == TEVENT_REQ_USER_ERROR
+					 ? (int)err : ENOMEM));
+		}
+		return NULL;
+	}
+	return talloc_steal(mem_ctx, state->chan);
+}

@@ -1,0 +1,42 @@
+/*
+ * channel.h - one open endpoint: a stream or a datagram socket
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSOCK_CHANNEL_H
+#define TSOCK_CHANNEL_H
+
+#include <stdbool.h>
+#include <talloc.h>
+#include <tevent.h>
+#include "tsocket.h"
+#include "endpoint.h"
+
+struct channel {
+	char *name;			/* for messages, e.g. "tcp:1.2.3.4:80" */
+	struct tstream_context *stream;	/* a stream endpoint, or */
+	struct tdgram_context *dgram;	/* a datagram endpoint */
+	bool is_stdio;
+};
+
+/*
+ * Open ep as a client: connect a stream, wrap stdin/stdout (fds 0 and 1,
+ * which the channel then owns), or make a connected datagram
+ * socket (unix-dgram clients get an autobound abstract address, so they
+ * can receive replies and leave no file behind).  timeout_ms > 0 bounds
+ * name resolution and connecting together.
+ */
+struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
+				     struct tevent_context *ev,
+				     const struct endpoint *ep,
+				     int timeout_ms);
+
+/* The channel on mem_ctx, or NULL with *error (on mem_ctx) set. */
+struct channel *channel_open_recv(struct tevent_req *req,
+				  TALLOC_CTX *mem_ctx, char **error);
+
+/* "tcp:1.2.3.4:80", "tcp:[::1]:80", "unix:/p" for a tsocket address. */
+char *channel_address_name(TALLOC_CTX *mem_ctx, const char *kind,
+			   const struct tsocket_address *addr);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * commands.c - the tsock commands: connect, listen, relay, udp-echo
+ *
+ * Every command is one tevent loop in one process.  A command ends when
+ * its work is done (connect, listen without -k) or on SIGINT/SIGTERM,
+ * after which the talloc tree is freed: that closes every socket and
+ * removes the unix socket files tsock created.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include "commands.h"
+#include "listener.h"
+#include "log.h"
+#include "relay.h"
+#include "udp_front.h"
+
+struct run {
+	struct tevent_context *ev;
+	const struct tsock_options *opts;
+	struct relay_opts relay_opts;
+	const struct endpoint *back;	/* relay: what each client gets */
+	struct listener *listener;
+	struct channel *stdio;		/* connect and listen */
+	unsigned active;		/* relays running */
+	bool done;
+	int status;
+};
+
+static void run_signalled(struct tevent_context *ev,
+			  struct tevent_signal *se, int signum, int count,
+			  void *siginfo, void *private_data)
+{
+	struct run *run = private_data;
+
+	log_verbose("%s: exiting", strsignal(signum));
+	run->status = 128 + signum;
+	run->done = true;
+}
+
+static struct run *run_create(TALLOC_CTX *mem_ctx,
+			      const struct tsock_options *opts)
+{
+	struct run *run = talloc_zero(mem_ctx, struct run);
+
+	if (run == NULL) {
+		return NULL;
+	}
+	run->opts = opts;
+	run->relay_opts = opts->relay;
+	if (opts->have_frame) {
+		run->relay_opts.frame = &opts->frame;
+	}
+	run->ev = tevent_context_init(run);
+	if (run->ev == NULL ||
+	    tevent_add_signal(run->ev, run, SIGINT, 0, run_signalled,
+			      run) == NULL ||
+	    tevent_add_signal(run->ev, run, SIGTERM, 0, run_signalled,
+			      run) == NULL) {
+		talloc_free(run);
+		return NULL;
+	}
+	return run;
+}
+
+/* Run until done; frees everything and returns the exit status. */
+static int run_loop(struct run *run)
+{
+	int status;
+
+	while (!run->done) {
+		if (tevent_loop_once(run->ev) != 0) {
+			log_error("event loop: %s", strerror(errno));
+			run->status = TSOCK_EXIT_FAILURE;
+			break;
+		}
+	}
+	status = run->status;
+	/* first, so that clients going away do not touch it */
+	TALLOC_FREE(run->listener);
+	talloc_free(run);
+	return status;
+}
+
+static void run_fail(struct run *run, const char *message)
+{
+	log_error("%s", message);
+	run->status = TSOCK_EXIT_FAILURE;
+	run->done = true;
+}
+
+/* Open stdin/stdout as a channel; false (and done) on failure. */
+static bool run_open_stdio(struct run *run)
+{
+	run->stdio = talloc_zero(run, struct channel);
+	if (run->stdio == NULL) {
+		run_fail(run, "out of memory");
+		return false;
+	}
+	run->stdio->name = talloc_strdup(run->stdio, "stdio");
+	run->stdio->is_stdio = true;
+	if (tstream_stdio_create(run->stdio, 0, 1, &run->stdio->stream) == -1) {
+		run_fail(run, talloc_asprintf(run, "stdio: %s",
+					      strerror(errno)));
+		return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- connect */
+
+static void connect_relay_done(void *private_data, int err,
+			       const char *message)
+{
+	struct run *run = private_data;
+
+	if (err != 0) {
+		run_fail(run, message);
+		return;
+	}
+	run->done = true;
+}
+
+static void connect_opened(struct tevent_req *subreq)
+{
+	struct run *run = tevent_req_callback_data(subreq, struct run);
+	struct channel *chan;
+	char *error = NULL;
+
+	chan = channel_open_recv(subreq, run, &error);
+	talloc_free(subreq);
+	if (chan == NULL) {
+		run_fail(run, error);
+		return;
+	}
+	log_verbose("connected to %s", chan->name);
+	if (relay_start(run, run->ev, run->stdio, chan, &run->relay_opts,
+			connect_relay_done, run) == NULL) {
+		run_fail(run, "out of memory");
+	}
+}
+
+int cmd_connect(const struct tsock_options *opts, const struct endpoint *ep)
+{
+	struct run *run = run_create(NULL, opts);
+	struct tevent_req *subreq;
+
+	if (run == NULL) {
+		log_error("out of memory");
+		return TSOCK_EXIT_FAILURE;
+	}
+	if (run_open_stdio(run)) {
+		subreq = channel_open_send(run, run->ev, ep,
+					   opts->connect_timeout_ms);
+		if (subreq == NULL) {
+			run_fail(run, "out of memory");
+		} else {
+			tevent_req_set_callback(subreq, connect_opened, run);
+		}
+	}
+	return run_loop(run);
+}
+
+/* ---------------------------------------------------------------- relays */
+
+/* One client of listen or relay, with what it is relayed to. */
+struct client {
+	struct run *run;
+	struct channel *front;
+	struct channel *back;
+	struct relay *relay;
+};
+
+static int client_destructor(struct client *c)
+{
+	struct run *run = c->run;
+
+	run->active--;
+	if (run->listener != NULL) {
+		listener_pause(run->listener,
+			       run->active >= run->opts->max_conns);
+	}
+	return 0;
+}
+
+static struct client *client_create(struct run *run, struct channel *front)
+{
+	struct client *c = talloc_zero(run, struct client);
+
+	if (c == NULL) {
+		talloc_free(front);
+		return NULL;
+	}
+	c->run = run;
+	c->front = talloc_steal(c, front);
+	run->active++;
+	talloc_set_destructor(c, client_destructor);
+	if (run->listener != NULL && run->active >= run->opts->max_conns) {
+		log_verbose("connection limit (%u) reached: waiting",
+			    run->opts->max_conns);
+		listener_pause(run->listener, true);
+	}
+	return c;
+}
+
+static void client_relay_done(void *private_data, int err,
+			      const char *message)
+{
+	struct client *c = private_data;
+
+	if (err != 0) {
+		log_error("%s", message);
+	}
+	talloc_free(c);
+}
+
+/* Relay a client to its back end, once both are there. */
+static void client_start_relay(struct client *c, struct channel *back,
+			       int idle_ms)
+{
+	struct run *run = c->run;
+	struct relay_opts *ro = &run->relay_opts;
+
+	c->back = talloc_steal(c, back);
+	if (idle_ms > 0) {
+		/* datagram sessions end when idle */
+		ro = talloc_memdup(c, &run->relay_opts, sizeof(*ro));
+		if (ro == NULL) {
+			talloc_free(c);
+			return;
+		}
+		ro->idle_timeout_ms = idle_ms;
+	}
+	log_verbose("relaying %s <-> %s", c->front->name, back->name);
+	c->relay = relay_start(c, run->ev, c->front, c->back, ro,
+			       client_relay_done, c);
+	if (c->relay == NULL) {
+		log_error("out of memory");
+		talloc_free(c);
+	}
+}
+
+static void relay_back_opened(struct tevent_req *subreq)
+{
+	struct client *c = tevent_req_callback_data(subreq, struct client);
+	struct channel *back;
+	char *error = NULL;
+
+	back = channel_open_recv(subreq, c, &error);
+	talloc_free(subreq);
+	if (back == NULL) {
+		log_error("%s (client %s)", error, c->front->name);
+		talloc_free(c);
+		return;
+	}
+	client_start_relay(c, back,
+			   c->front->dgram != NULL ? c->run->opts->session_idle_ms
+						   : 0);
+}
+
+/* A new client (stream) or session (datagram): open its back end. */
+static void relay_new_client(struct channel *front, void *private_data)
+{
+	struct run *run = private_data;
+	struct tevent_req *subreq;
+	struct client *c;
+
+	log_verbose("new client %s", front->name);
+	c = client_create(run, front);
+	if (c == NULL) {
+		log_error("out of memory");
+		return;
+	}
+	subreq = channel_open_send(c, run->ev, run->back,
+				   run->opts->connect_timeout_ms);
+	if (subreq == NULL) {
+		log_error("out of memory");
+		talloc_free(c);
+		return;
+	}
+	tevent_req_set_callback(subreq, relay_back_opened, c);
+}
+
+/*
+ * Listen on a front endpoint: accept streams, or serve datagram peers as
+ * sessions; fn gets each.  False (and done) on failure.
+ */
+static bool run_listen(struct run *run, const struct endpoint *ep,
+		       unsigned max_sessions, udp_front_session_fn fn)
+{
+	struct channel *sock;
+	char *error = NULL;
+
+	if (endpoint_is_stream(ep)) {
+		run->listener = listener_create(run, run->ev, ep, fn, run,
+						&error);
+		if (run->listener == NULL) {
+			run_fail(run, error);
+			return false;
+		}
+		return true;
+	}
+	sock = listener_bind_dgram(run, ep, &error);
+	if (sock == NULL ||
+	    udp_front_create(run, run->ev, sock, max_sessions, fn,
+			     run) == NULL) {
+		run_fail(run, error != NULL ? error : "out of memory");
+		return false;
+	}
+	return true;
+}
+
+int cmd_relay(const struct tsock_options *opts, const struct endpoint *front,
+	      const struct endpoint *back)
+{
+	struct run *run;
+
+	if (front->kind == EP_STDIO) {
+		return cmd_connect(opts, back);
+	}
+	run = run_create(NULL, opts);
+	if (run == NULL) {
+		log_error("out of memory");
+		return TSOCK_EXIT_FAILURE;
+	}
+	run->back = back;
+	run_listen(run, front, opts->max_sessions, relay_new_client);
+	return run_loop(run);
+}
+
+/* ---------------------------------------------------------------- listen */
+
+static void listen_relay_done(void *private_data, int err,
+			      const char *message)
+{
+	struct client *c = private_data;
+	struct run *run = c->run;
+
+	if (err != 0) {
+		log_error("%s", message);
+	}
+	talloc_free(c);
+	if (!run->opts->keep_open) {
+		run->status = err != 0 ? TSOCK_EXIT_FAILURE : TSOCK_EXIT_OK;
+		run->done = true;
+	}
+}
+
+/* One client at a time is bridged to stdio; -k serves the next one. */
+static void listen_new_client(struct channel *front, void *private_data)
+{
+	struct run *run = private_data;
+	struct client *c;
+
+	log_verbose("connection from %s", front->name);
+	c = client_create(run, front);
+	if (c == NULL) {
+		log_error("out of memory");
+		return;
+	}
+	if (run->listener != NULL) {
+		listener_pause(run->listener, true);
+	}
+	c->relay = relay_start(c, run->ev, c->front, run->stdio,
+			       &run->relay_opts, listen_relay_done, c);
+	if (c->relay == NULL) {
+		log_error("out of memory");
+		talloc_free(c);
+	}
+}
+
+int cmd_listen(const struct tsock_options *opts, const struct endpoint *ep)
+{
+	struct tsock_options one = *opts;
+	struct run *run;
+
+	if (ep->kind == EP_STDIO) {
+		log_error("endpoint 'stdio': cannot listen on stdio");
+		return TSOCK_EXIT_USAGE;
+	}
+	/* one client at a time: the listener pauses while one is served */
+	one.max_conns = 1;
+	run = run_create(NULL, &one);
+	if (run == NULL) {
+		log_error("out of memory");
+		return TSOCK_EXIT_FAILURE;
+	}
+	run->relay_opts.keep_stdio = opts->keep_open;
+	if (!endpoint_is_stream(ep) && run->relay_opts.idle_timeout_ms == 0) {
+		/* a datagram peer only ever ends by going quiet */
+		run->relay_opts.idle_timeout_ms = opts->session_idle_ms;
+	}
+	if (run_open_stdio(run)) {
+		run_listen(run, ep, 1, listen_new_client);
+	}
+	return run_loop(run);
+}
+
+/* ---------------------------------------------------------------- udp-echo */
+
+struct echo {
+	struct run *run;
+	struct channel *sock;
+	uint8_t *buf;
+	struct tsocket_address *peer;
+	ssize_t len;
+	uint64_t count;
+};
+
+static void echo_receive(struct echo *e);
+
+static void echo_sent(struct tevent_req *subreq)
+{
+	struct echo *e = tevent_req_callback_data(subreq, struct echo);
+	int err = 0;
+
+	if (tdgram_sendto_recv(subreq, &err) == -1) {
+		log_verbose("%s: %s", e->sock->name, strerror(err));
+	}
+	talloc_free(subreq);
+	TALLOC_FREE(e->buf);
+	TALLOC_FREE(e->peer);
+	echo_receive(e);
+}
+
+static void echo_received(struct tevent_req *subreq)
+{
+	struct echo *e = tevent_req_callback_data(subreq, struct echo);
+	int err = 0;
+
+	e->len = tdgram_recvfrom_recv(subreq, &err, e, &e->buf, &e->peer);
+	talloc_free(subreq);
+	if (e->len == -1) {
+		/* ICMP errors for earlier replies: keep serving */
+		log_verbose("%s: %s", e->sock->name, strerror(err));
+		echo_receive(e);
+		return;
+	}
+	e->count++;
+	if (e->run->opts->relay.hexdump) {
+		log_hexdump("<", e->buf, (size_t)e->len);
+	}
+	subreq = tdgram_sendto_send(e, e->run->ev, e->sock->dgram, e->buf,
+				    (size_t)e->len, e->peer);
+	if (subreq == NULL) {
+		run_fail(e->run, "out of memory");
+		return;
+	}
+	tevent_req_set_callback(subreq, echo_sent, e);
+}
+
+static void echo_receive(struct echo *e)
+{
+	struct tevent_req *subreq;
+
+	subreq = tdgram_recvfrom_send(e, e->run->ev, e->sock->dgram);
+	if (subreq == NULL) {
+		run_fail(e->run, "out of memory");
+		return;
+	}
+	tevent_req_set_callback(subreq, echo_received, e);
+}
+
+int cmd_udp_echo(const struct tsock_options *opts, const struct endpoint *ep)
+{
+	struct run *run = run_create(NULL, opts);
+	struct echo *e;
+	char *error = NULL;
+
+	if (run == NULL) {
+		log_error("out of memory");
+		return TSOCK_EXIT_FAILURE;
+	}
+	e = talloc_zero(run, struct echo);
+	if (e == NULL) {
+		run_fail(run, "out of memory");
+		return run_loop(run);
+	}
+	e->run = run;
+	e->sock = listener_bind_dgram(e, ep, &error);
+	if (e->sock == NULL) {
+		run_fail(run, error);
+		return run_loop(run);
+	}
+	echo_receive(e);
+	return run_loop(run);
+}

@@ -1,0 +1,39 @@
+/*
+ * options.h - the settings every command shares
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSOCK_OPTIONS_H
+#define TSOCK_OPTIONS_H
+
+#include <stdbool.h>
+#include "relay.h"
+#include "tsocket_frame.h"
+
+/* Defaults, documented in tsock(1). */
+#define TSOCK_UDP_ECHO_DEFAULT "udp:127.0.0.1:7007"
+#define TSOCK_SESSION_IDLE_MS (60 * 1000)
+#define TSOCK_LINGER_MS 1000
+#define TSOCK_MAX_CONNS 10000
+#define TSOCK_MAX_SESSIONS 1000
+
+struct tsock_options {
+	int family;		/* -4 / -6: AF_INET / AF_INET6 */
+	bool keep_open;		/* -k */
+	int connect_timeout_ms;	/* -w: 0 for none */
+	unsigned max_conns;
+	unsigned max_sessions;
+	bool have_frame;
+	struct tframe_spec frame;
+	struct relay_opts relay;	/* idle timeout, linger, hexdump */
+	int session_idle_ms;	/* idle timeout of datagram sessions */
+};
+
+/* Exit statuses, documented in tsock(1). */
+enum {
+	TSOCK_EXIT_OK = 0,
+	TSOCK_EXIT_FAILURE = 1,	/* network or I/O */
+	TSOCK_EXIT_USAGE = 2,
+};
+
+#endif

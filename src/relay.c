@@ -1,0 +1,461 @@
+/*
+ * relay.c - carry data both ways between two channels
+ *
+ * A relay is two pumps, one per direction.  A pump repeats: read a chunk
+ * (or a PDU, or a datagram) from its source, write it to its sink.  It
+ * never reads ahead of its writes, so a slow sink slows the source down
+ * (backpressure) and memory stays bounded: one buffer per direction, and
+ * only while data is in flight.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include "log.h"
+#include "relay.h"
+
+/* Largest chunk read from a stream in one go. */
+#define RELAY_STREAM_CHUNK (256 * 1024)
+/* Largest datagram we send: the most UDP over IPv4 can carry. */
+#define RELAY_DGRAM_MAX 65507
+
+struct relay;
+
+struct pump {
+	struct relay *relay;
+	struct channel *src, *dst;
+	char *label;			/* "src > dst", for -x and -v */
+	struct tframe_reader *reader;	/* the source is framed */
+	bool add_header;		/* datagram into a framed stream */
+	bool strip_header;		/* framed stream into datagrams */
+	size_t chunk;			/* largest raw read */
+
+	uint8_t *buf;			/* the data in flight */
+	size_t len;
+	uint8_t hdr[80];		/* header for add_header */
+	struct iovec iov[2];
+
+	struct tevent_req *req;		/* the current read or write */
+	bool eof, done;
+	uint64_t bytes;
+};
+
+struct relay {
+	struct tevent_context *ev;
+	const struct relay_opts *opts;
+	struct pump pumps[2];
+	struct timeval last_active;
+	struct tevent_timer *timer;
+	bool finished;
+	relay_done_fn fn;
+	void *private_data;
+};
+
+static void pump_read(struct pump *p);
+static void relay_finish(struct relay *r, int err, const char *message);
+
+/* ---------------------------------------------------------------- timers */
+
+static int relay_timeout_ms(struct relay *r)
+{
+	struct pump *a = &r->pumps[0], *b = &r->pumps[1];
+	int linger = 0;
+
+	/* a datagram source never ends: linger once the other side did */
+	if ((a->done && b->src->dgram != NULL) ||
+	    (b->done && a->src->dgram != NULL)) {
+		linger = r->opts->linger_ms;
+	}
+	if (r->opts->idle_timeout_ms > 0 &&
+	    (linger == 0 || r->opts->idle_timeout_ms < linger)) {
+		return r->opts->idle_timeout_ms;
+	}
+	return linger;
+}
+
+static void relay_timer_fired(struct tevent_context *ev,
+			      struct tevent_timer *te, struct timeval now,
+			      void *private_data);
+
+/* (Re)arm the timer for the idle or linger deadline, if there is one. */
+static void relay_arm_timer(struct relay *r)
+{
+	int ms = relay_timeout_ms(r);
+	struct timeval at;
+
+	TALLOC_FREE(r->timer);
+	if (ms <= 0) {
+		return;
+	}
+	at = tevent_timeval_add(&r->last_active, ms / 1000,
+				(ms % 1000) * 1000);
+	r->timer = tevent_add_timer(r->ev, r, at, relay_timer_fired, r);
+}
+
+static void relay_timer_fired(struct tevent_context *ev,
+			      struct tevent_timer *te, struct timeval now,
+			      void *private_data)
+{
+	struct relay *r = private_data;
+	int ms = relay_timeout_ms(r);
+	struct timeval deadline = tevent_timeval_add(&r->last_active,
+					ms / 1000, (ms % 1000) * 1000);
+
+	r->timer = NULL;
+	if (tevent_timeval_compare(&now, &deadline) < 0) {
+		/* activity since it was armed: wait for the rest */
+		relay_arm_timer(r);
+		return;
+	}
+	relay_finish(r, 0, NULL);
+}
+
+/* ---------------------------------------------------------------- ending */
+
+static void relay_finish(struct relay *r, int err, const char *message)
+{
+	if (r->finished) {
+		return;
+	}
+	r->finished = true;
+	TALLOC_FREE(r->pumps[0].req);
+	TALLOC_FREE(r->pumps[1].req);
+	TALLOC_FREE(r->timer);
+	log_verbose("closed %s <-> %s: %llu bytes sent, %llu received",
+		    r->pumps[0].src->name, r->pumps[0].dst->name,
+		    (unsigned long long)r->pumps[0].bytes,
+		    (unsigned long long)r->pumps[1].bytes);
+	/* last: the callback may free the relay */
+	r->fn(r->private_data, err, message);
+}
+
+/* A pump failed: the whole relay ends, naming the failing channel. */
+static void pump_fail(struct pump *p, struct channel *where, int err)
+{
+	char message[512];
+
+	if (err == EMSGSIZE && p->reader != NULL && where == p->src) {
+		snprintf(message, sizeof(message),
+			 "%s: PDU larger than the limit (--max-pdu)",
+			 where->name);
+	} else {
+		snprintf(message, sizeof(message), "%s: %s", where->name,
+			 strerror(err));
+	}
+	relay_finish(p->relay, err, message);
+}
+
+static void pump_done(struct pump *p)
+{
+	struct relay *r = p->relay;
+
+	p->done = true;
+	if (r->pumps[0].done && r->pumps[1].done) {
+		relay_finish(r, 0, NULL);
+		return;
+	}
+	relay_arm_timer(r);	/* the linger may start now */
+}
+
+static void pump_shutdown_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	int err = 0;
+
+	p->req = NULL;
+	if (tstream_shutdown_recv(subreq, &err) == -1 && err != ENOTCONN &&
+	    err != EPIPE) {
+		talloc_free(subreq);
+		pump_fail(p, p->dst, err);
+		return;
+	}
+	talloc_free(subreq);
+	pump_done(p);
+}
+
+/* The source ended: pass the end on to a stream sink. */
+static void pump_eof(struct pump *p)
+{
+	struct relay *r = p->relay;
+
+	p->eof = true;
+	log_verbose("end of stream from %s", p->src->name);
+	if (p->dst->stream == NULL ||
+	    (p->dst->is_stdio && r->opts->keep_stdio)) {
+		pump_done(p);
+		return;
+	}
+	p->req = tstream_shutdown_send(r, r->ev, p->dst->stream);
+	if (p->req == NULL) {
+		pump_fail(p, p->dst, ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(p->req, pump_shutdown_done, p);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void pump_written(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	int err = 0;
+	ssize_t n;
+
+	p->req = NULL;
+	if (p->dst->stream != NULL) {
+		n = tstream_writev_recv(subreq, &err);
+	} else {
+		n = tdgram_sendto_recv(subreq, &err);
+	}
+	talloc_free(subreq);
+	TALLOC_FREE(p->buf);
+	if (n == -1) {
+		if (err == EPIPE && p->dst->is_stdio) {
+			/* the reader of our output is gone: a quiet end */
+			relay_finish(p->relay, 0, NULL);
+			return;
+		}
+		pump_fail(p, p->dst, err);
+		return;
+	}
+	pump_read(p);
+}
+
+static void pump_write(struct pump *p)
+{
+	struct relay *r = p->relay;
+	const struct tframe_spec *spec = r->opts->frame;
+	uint8_t *data = p->buf;
+	size_t len = p->len;
+	size_t count = 1;
+
+	p->bytes += len;
+	if (r->opts->hexdump) {
+		log_hexdump(p->label, data, len);
+	}
+	if (p->strip_header) {
+		size_t hsize = tframe_header_size(spec);
+
+		data += hsize;
+		len -= hsize;
+		if (len == 0) {
+			/* an empty PDU has no datagram to become */
+			TALLOC_FREE(p->buf);
+			pump_read(p);
+			return;
+		}
+	}
+	if (p->dst->dgram != NULL) {
+		p->req = tdgram_sendto_send(r, r->ev, p->dst->dgram, data, len,
+					    NULL);
+	} else {
+		if (p->add_header) {
+			if (tframe_header(spec, len, p->hdr) == -1) {
+				pump_fail(p, p->src, errno);
+				return;
+			}
+			p->iov[0].iov_base = p->hdr;
+			p->iov[0].iov_len = tframe_header_size(spec);
+			count = 2;
+		}
+		p->iov[count - 1].iov_base = data;
+		p->iov[count - 1].iov_len = len;
+		p->req = tstream_writev_send(r, r->ev, p->dst->stream, p->iov,
+					     count);
+	}
+	if (p->req == NULL) {
+		pump_fail(p, p->dst, ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(p->req, pump_written, p);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/* A read finished: 0 bytes means end of stream, -1 an error. */
+static void pump_got(struct pump *p, ssize_t n, int err)
+{
+	struct relay *r = p->relay;
+
+	r->last_active = tevent_timeval_current();
+	if (n == -1) {
+		if (err == EPIPE && p->src->stream != NULL) {
+			pump_eof(p);
+			return;
+		}
+		pump_fail(p, p->src, err);
+		return;
+	}
+	p->len = (size_t)n;
+	pump_write(p);
+}
+
+static void pump_read_dgram_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	int err = 0;
+	ssize_t n;
+
+	p->req = NULL;
+	n = tdgram_recvfrom_recv(subreq, &err, p->relay, &p->buf, NULL);
+	talloc_free(subreq);
+	pump_got(p, n, err);
+}
+
+static void pump_read_pdu_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	int err = 0;
+	size_t size = 0;
+
+	p->req = NULL;
+	if (tstream_readv_pdu_recv(subreq, &err) == -1) {
+		talloc_free(subreq);
+		pump_got(p, -1, err);
+		return;
+	}
+	talloc_free(subreq);
+	p->buf = tframe_reader_take(p->reader, p->relay, &size);
+	pump_got(p, p->buf != NULL ? (ssize_t)size : -1, ENOMEM);
+}
+
+/*
+ * Raw stream reads take what has arrived: the bytes the stream says are
+ * pending, or one byte when none are (which waits for data), and then
+ * whatever came with that byte.
+ */
+static void pump_read_chunk(struct pump *p);
+
+static void pump_read_chunk_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	int err = 0;
+	int n;
+
+	p->req = NULL;
+	n = tstream_readv_recv(subreq, &err);
+	talloc_free(subreq);
+	if (n == -1) {
+		pump_got(p, -1, err);
+		return;
+	}
+	p->len += (size_t)n;
+	if (n == 1 && p->len == 1 &&
+	    tstream_pending_bytes(p->src->stream) > 0) {
+		pump_read_chunk(p);	/* the rest of what just came */
+		return;
+	}
+	pump_got(p, (ssize_t)p->len, 0);
+}
+
+static void pump_read_chunk(struct pump *p)
+{
+	struct relay *r = p->relay;
+	ssize_t pending = tstream_pending_bytes(p->src->stream);
+	size_t want, room;
+
+	if (p->buf == NULL) {
+		p->len = 0;
+		p->buf = talloc_size(p->relay, p->chunk);
+		if (p->buf == NULL) {
+			pump_fail(p, p->src, ENOMEM);
+			return;
+		}
+	}
+	room = p->chunk - p->len;
+	want = pending > 0 ? (size_t)pending : 1;
+	if (want > room) {
+		want = room;
+	}
+	p->iov[0].iov_base = p->buf + p->len;
+	p->iov[0].iov_len = want;
+	p->req = tstream_readv_send(r, r->ev, p->src->stream, p->iov, 1);
+	if (p->req == NULL) {
+		pump_fail(p, p->src, ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(p->req, pump_read_chunk_done, p);
+}
+
+static void pump_read(struct pump *p)
+{
+	struct relay *r = p->relay;
+
+	if (r->finished) {
+		return;
+	}
+	if (p->src->dgram != NULL) {
+		p->req = tdgram_recvfrom_send(r, r->ev, p->src->dgram);
+		if (p->req == NULL) {
+			pump_fail(p, p->src, ENOMEM);
+			return;
+		}
+		tevent_req_set_callback(p->req, pump_read_dgram_done, p);
+		return;
+	}
+	if (p->reader != NULL) {
+		p->req = tstream_readv_pdu_send(r, r->ev, p->src->stream,
+						tframe_next_vector, p->reader);
+		if (p->req == NULL) {
+			pump_fail(p, p->src, ENOMEM);
+			return;
+		}
+		tevent_req_set_callback(p->req, pump_read_pdu_done, p);
+		return;
+	}
+	pump_read_chunk(p);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int pump_init(struct relay *r, struct pump *p, struct channel *src,
+		     struct channel *dst)
+{
+	const struct tframe_spec *spec = r->opts->frame;
+
+	p->relay = r;
+	p->src = src;
+	p->dst = dst;
+	p->label = talloc_asprintf(r, "%s > %s", src->name, dst->name);
+	p->chunk = dst->dgram != NULL ? RELAY_DGRAM_MAX : RELAY_STREAM_CHUNK;
+	if (spec != NULL && src->stream != NULL) {
+		p->reader = tframe_reader_create(r, spec);
+		if (p->reader == NULL) {
+			return -1;
+		}
+		p->strip_header = dst->dgram != NULL;
+	}
+	p->add_header = spec != NULL && src->dgram != NULL &&
+			dst->stream != NULL;
+	return p->label != NULL ? 0 : -1;
+}
+
+struct relay *relay_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+			  struct channel *a, struct channel *b,
+			  const struct relay_opts *opts,
+			  relay_done_fn fn, void *private_data)
+{
+	struct relay *r = talloc_zero(mem_ctx, struct relay);
+
+	if (r == NULL) {
+		return NULL;
+	}
+	r->ev = ev;
+	r->opts = opts;
+	r->fn = fn;
+	r->private_data = private_data;
+	r->last_active = tevent_timeval_current();
+	if (pump_init(r, &r->pumps[0], a, b) == -1 ||
+	    pump_init(r, &r->pumps[1], b, a) == -1) {
+		talloc_free(r);
+		return NULL;
+	}
+	relay_arm_timer(r);
+	pump_read(&r->pumps[0]);
+	pump_read(&r->pumps[1]);
+	return r;
+}

@@ -1,0 +1,474 @@
+/*
+ * udp_front.c - one datagram socket serving many peers as sessions
+ *
+ * A session is a virtual tdgram_context (a backend written on
+ * tsocket_internal.h): the front reads every datagram from the shared
+ * socket and hands it to the session of its sender; a session's sends go
+ * out through the shared socket, serialized by one tevent_queue.  So the
+ * relay code sees a session as just another datagram channel.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include "log.h"
+#include "tsocket_internal.h"
+#include "udp_front.h"
+
+#define UDP_FRONT_BUCKETS 1024
+/* Datagrams a session holds while its relay is not reading (connecting). */
+#define UDP_SESSION_QUEUE_MAX 1024
+
+struct udp_session;
+
+struct udp_front {
+	struct tevent_context *ev;
+	struct channel *sock;
+	struct tevent_queue *send_queue;
+	struct tevent_req *recv_req;
+	struct udp_session *buckets[UDP_FRONT_BUCKETS];
+	unsigned sessions, max_sessions;
+	udp_front_session_fn fn;
+	void *private_data;
+};
+
+struct udp_datagram {
+	struct udp_datagram *next;
+	uint8_t *buf;
+	size_t len;
+};
+
+struct udp_session {
+	struct udp_front *front;	/* NULL once the front is gone */
+	struct udp_session *next;	/* in its bucket */
+	unsigned bucket;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct tsocket_address *peer;
+
+	struct udp_datagram *head, *tail;
+	unsigned queued;
+	struct tevent_req *waiting;	/* a recvfrom with nothing to give */
+};
+
+/* ---------------------------------------------------------------- lookup */
+
+static unsigned udp_front_hash(const struct sockaddr_storage *ss,
+			       socklen_t len)
+{
+	const uint8_t *p = (const uint8_t *)ss;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	socklen_t i;
+
+	for (i = 0; i < len; i++) {
+		h = (h ^ p[i]) * 16777619u;
+	}
+	return h % UDP_FRONT_BUCKETS;
+}
+
+static struct udp_session *udp_front_find(struct udp_front *f,
+					  const struct sockaddr_storage *ss,
+					  socklen_t len, unsigned bucket)
+{
+	struct udp_session *s;
+
+	for (s = f->buckets[bucket]; s != NULL; s = s->next) {
+		if (s->sslen == len && memcmp(&s->ss, ss, len) == 0) {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static void udp_session_unlink(struct udp_session *s)
+{
+	struct udp_session **pp;
+
+	if (s->front == NULL) {
+		return;
+	}
+	for (pp = &s->front->buckets[s->bucket]; *pp != NULL;
+	     pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	s->front->sessions--;
+	s->front = NULL;
+}
+
+static int udp_session_destructor(struct udp_session *s)
+{
+	udp_session_unlink(s);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- recvfrom */
+
+struct udp_session_recv_state {
+	struct udp_session *s;
+	uint8_t *buf;
+	size_t len;
+};
+
+static int udp_session_recv_destructor(struct udp_session_recv_state *st)
+{
+	if (st->s->waiting != NULL &&
+	    tevent_req_data(st->s->waiting,
+			    struct udp_session_recv_state) == st) {
+		st->s->waiting = NULL;
+	}
+	return 0;
+}
+
+/* Hand the oldest queued datagram to a receive request. */
+static void udp_session_give(struct udp_session *s, struct tevent_req *req)
+{
+	struct udp_session_recv_state *st = tevent_req_data(req,
+					struct udp_session_recv_state);
+	struct udp_datagram *d = s->head;
+
+	s->head = d->next;
+	if (s->head == NULL) {
+		s->tail = NULL;
+	}
+	s->queued--;
+	st->buf = talloc_steal(st, d->buf);
+	st->len = d->len;
+	talloc_free(d);
+	tevent_req_done(req);
+}
+
+static struct tevent_req *udp_session_recvfrom_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tdgram_context *dgram)
+{
+	struct udp_session *s = tdgram_context_data(dgram,
+						    struct udp_session);
+	struct tevent_req *req;
+	struct udp_session_recv_state *st;
+
+	req = tevent_req_create(mem_ctx, &st, struct udp_session_recv_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	st->s = s;
+	if (s->head != NULL) {
+		udp_session_give(s, req);
+		return tevent_req_post(req, ev);
+	}
+	if (s->front == NULL) {
+		tevent_req_error(req, ENOTCONN);
+		return tevent_req_post(req, ev);
+	}
+	s->waiting = req;
+	talloc_set_destructor(st, udp_session_recv_destructor);
+	return req;
+}
+
+static ssize_t udp_session_recvfrom_recv(struct tevent_req *req,
+					 int *perrno, TALLOC_CTX *mem_ctx,
+					 uint8_t **buf,
+					 struct tsocket_address **src)
+{
+	struct udp_session_recv_state *st = tevent_req_data(req,
+					struct udp_session_recv_state);
+	ssize_t len = -1;
+
+	if (!tsocket_req_is_error(req, perrno)) {
+		*src = tsocket_address_copy(st->s->peer, mem_ctx);
+		if (*src == NULL) {
+			*perrno = ENOMEM;
+		} else {
+			*buf = talloc_move(mem_ctx, &st->buf);
+			len = (ssize_t)st->len;
+		}
+	}
+	tevent_req_received(req);
+	return len;
+}
+
+/* ---------------------------------------------------------------- sendto */
+
+struct udp_session_send_state {
+	ssize_t sent;
+};
+
+static void udp_session_sent(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct udp_session_send_state *st = tevent_req_data(req,
+					struct udp_session_send_state);
+	int err = 0;
+
+	st->sent = tdgram_sendto_queue_recv(subreq, &err);
+	talloc_free(subreq);
+	if (st->sent == -1) {
+		tevent_req_error(req, err);
+		return;
+	}
+	tevent_req_done(req);
+}
+
+static struct tevent_req *udp_session_sendto_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tdgram_context *dgram,
+					const uint8_t *buf, size_t len,
+					const struct tsocket_address *dst)
+{
+	struct udp_session *s = tdgram_context_data(dgram,
+						    struct udp_session);
+	struct tevent_req *req, *subreq;
+	struct udp_session_send_state *st;
+
+	req = tevent_req_create(mem_ctx, &st, struct udp_session_send_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	if (s->front == NULL) {
+		tevent_req_error(req, ENOTCONN);
+		return tevent_req_post(req, ev);
+	}
+	/* always to the session's peer, whatever dst says */
+	subreq = tdgram_sendto_queue_send(st, ev, s->front->sock->dgram,
+					  s->front->send_queue, buf, len,
+					  s->peer);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, udp_session_sent, req);
+	return req;
+}
+
+static ssize_t udp_session_sendto_recv(struct tevent_req *req, int *perrno)
+{
+	struct udp_session_send_state *st = tevent_req_data(req,
+					struct udp_session_send_state);
+	ssize_t sent = -1;
+
+	if (!tsocket_req_is_error(req, perrno)) {
+		sent = st->sent;
+	}
+	tevent_req_received(req);
+	return sent;
+}
+
+/* ---------------------------------------------------------------- disconnect */
+
+struct udp_session_disconnect_state {
+	int unused;
+};
+
+static struct tevent_req *udp_session_disconnect_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tdgram_context *dgram)
+{
+	struct udp_session *s = tdgram_context_data(dgram,
+						    struct udp_session);
+	struct tevent_req *req;
+	struct udp_session_disconnect_state *st;
+
+	req = tevent_req_create(mem_ctx, &st,
+				struct udp_session_disconnect_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	udp_session_unlink(s);
+	tevent_req_done(req);
+	return tevent_req_post(req, ev);
+}
+
+static int udp_session_disconnect_recv(struct tevent_req *req, int *perrno)
+{
+	int ret = tsocket_req_is_error(req, perrno) ? -1 : 0;
+
+	tevent_req_received(req);
+	return ret;
+}
+
+static const struct tdgram_context_ops udp_session_ops = {
+	.name = "udp-session",
+	.recvfrom_send = udp_session_recvfrom_send,
+	.recvfrom_recv = udp_session_recvfrom_recv,
+	.sendto_send = udp_session_sendto_send,
+	.sendto_recv = udp_session_sendto_recv,
+	.disconnect_send = udp_session_disconnect_send,
+	.disconnect_recv = udp_session_disconnect_recv,
+};
+
+/* ---------------------------------------------------------------- front */
+
+static struct channel *udp_front_new_session(struct udp_front *f,
+					     struct tsocket_address *peer,
+					     const struct sockaddr_storage *ss,
+					     socklen_t len, unsigned bucket)
+{
+	struct channel *chan;
+	struct udp_session *s;
+
+	chan = talloc_zero(NULL, struct channel);
+	if (chan == NULL) {
+		return NULL;
+	}
+	chan->dgram = tdgram_context_create(chan, &udp_session_ops, &s,
+					    struct udp_session, __location__);
+	if (chan->dgram == NULL) {
+		talloc_free(chan);
+		return NULL;
+	}
+	s->peer = talloc_steal(s, peer);
+	chan->name = channel_address_name(chan,
+			tsocket_address_is_unix(peer) ? "unix-dgram" : "udp",
+			peer);
+	memcpy(&s->ss, ss, len);
+	s->sslen = len;
+	s->bucket = bucket;
+	s->front = f;
+	s->next = f->buckets[bucket];
+	f->buckets[bucket] = s;
+	f->sessions++;
+	talloc_set_destructor(s, udp_session_destructor);
+	return chan;
+}
+
+/* Queue a datagram for its session, or give it to a waiting receive. */
+static void udp_session_deliver(struct udp_session *s, uint8_t *buf,
+				size_t len)
+{
+	struct udp_datagram *d;
+	struct tevent_req *req;
+
+	if (s->queued >= UDP_SESSION_QUEUE_MAX) {
+		log_verbose("session queue full: dropping a datagram");
+		talloc_free(buf);
+		return;
+	}
+	d = talloc_zero(s, struct udp_datagram);
+	if (d == NULL) {
+		talloc_free(buf);
+		return;
+	}
+	d->buf = talloc_steal(d, buf);
+	d->len = len;
+	if (s->tail != NULL) {
+		s->tail->next = d;
+	} else {
+		s->head = d;
+	}
+	s->tail = d;
+	s->queued++;
+	if (s->waiting != NULL) {
+		req = s->waiting;
+		s->waiting = NULL;
+		udp_session_give(s, req);
+	}
+}
+
+static void udp_front_read(struct udp_front *f);
+
+static void udp_front_received(struct tevent_req *subreq)
+{
+	struct udp_front *f = tevent_req_callback_data(subreq,
+						       struct udp_front);
+	struct sockaddr_storage ss;
+	struct tsocket_address *peer = NULL;
+	struct udp_session *s;
+	struct channel *chan = NULL;
+	uint8_t *buf = NULL;
+	unsigned bucket;
+	ssize_t len, sslen;
+	int err = 0;
+
+	f->recv_req = NULL;
+	len = tdgram_recvfrom_recv(subreq, &err, f, &buf, &peer);
+	talloc_free(subreq);
+	if (len == -1) {
+		/* e.g. ICMP errors for an earlier send: keep serving */
+		log_verbose("%s: %s", f->sock->name, strerror(err));
+		udp_front_read(f);
+		return;
+	}
+	sslen = tsocket_address_bsd_sockaddr(peer, (struct sockaddr *)&ss,
+					     sizeof(ss));
+	if (sslen <= 0) {
+		goto next;
+	}
+	bucket = udp_front_hash(&ss, (socklen_t)sslen);
+	s = udp_front_find(f, &ss, (socklen_t)sslen, bucket);
+	if (s == NULL) {
+		if (f->max_sessions != 0 && f->sessions >= f->max_sessions) {
+			log_verbose("%s: session limit reached, dropping a "
+				    "datagram from a new peer", f->sock->name);
+			goto next;
+		}
+		chan = udp_front_new_session(f, peer, &ss, (socklen_t)sslen,
+					     bucket);
+		if (chan == NULL) {
+			goto next;
+		}
+		peer = NULL;	/* the session has it */
+		s = tdgram_context_data(chan->dgram, struct udp_session);
+	}
+	udp_session_deliver(s, buf, (size_t)len);
+	buf = NULL;
+	if (chan != NULL) {
+		f->fn(chan, f->private_data);
+	}
+next:
+	talloc_free(buf);
+	talloc_free(peer);
+	udp_front_read(f);
+}
+
+static void udp_front_read(struct udp_front *f)
+{
+	f->recv_req = tdgram_recvfrom_send(f, f->ev, f->sock->dgram);
+	if (f->recv_req == NULL) {
+		log_error("%s: out of memory", f->sock->name);
+		return;
+	}
+	tevent_req_set_callback(f->recv_req, udp_front_received, f);
+}
+
+static int udp_front_destructor(struct udp_front *f)
+{
+	unsigned i;
+
+	/* sessions may outlive the front: cut them loose */
+	for (i = 0; i < UDP_FRONT_BUCKETS; i++) {
+		while (f->buckets[i] != NULL) {
+			udp_session_unlink(f->buckets[i]);
+		}
+	}
+	return 0;
+}
+
+struct udp_front *udp_front_create(TALLOC_CTX *mem_ctx,
+				   struct tevent_context *ev,
+				   struct channel *sock, unsigned max_sessions,
+				   udp_front_session_fn fn,
+				   void *private_data)
+{
+	struct udp_front *f = talloc_zero(mem_ctx, struct udp_front);
+
+	if (f == NULL) {
+		return NULL;
+	}
+	f->ev = ev;
+	f->sock = talloc_steal(f, sock);
+	f->max_sessions = max_sessions;
+	f->fn = fn;
+	f->private_data = private_data;
+	f->send_queue = tevent_queue_create(f, "udp-front-send");
+	if (f->send_queue == NULL) {
+		talloc_free(f);
+		return NULL;
+	}
+	talloc_set_destructor(f, udp_front_destructor);
+	udp_front_read(f);
+	return f;
+}

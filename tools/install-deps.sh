@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install the Debian packages needed to build and test tsock, when missing.
+# Runs apt-get as root (directly, or through sudo).
+set -e
+
+packages="build-essential autoconf automake pkg-config
+	libtalloc-dev libtevent-dev libpopt-dev libcmocka-dev
+	bats socat netcat-openbsd python3 valgrind groff-base"
+
+missing=""
+for p in $packages; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -n "$missing" ] || exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=""
+else
+	sudo="sudo"
+fi
+echo "install-deps: installing$missing"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
