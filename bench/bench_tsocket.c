@@ -7,7 +7,11 @@
  *
  *   throughput_64k  bulk transfer with 64 KiB tstream_writev/tstream_readv
  *   pdu_64b         tstream_readv_pdu rate for 64-byte bodies behind a
- *                   4-byte big-endian length, written in batches
+ *                   4-byte big-endian length, written in batches, read
+ *                   with a plain two-step next_vector (header, body)
+ *   pdu_4k          the same with 4 KiB bodies
+ *   frame_64b       the same PDUs read by the framing library's reader
+ *   frame_4k        (tframe_next_vector), which reads ahead
  *
  * This is a benchmark, not a test: it checks the data only as far as
  * needed to notice that a run has gone wrong.  The figure lines are the
@@ -27,12 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 #include "tsocket.h"
+#include "tsocket_frame.h"
 
 #define CHUNK_SIZE	(64 * 1024)
 
 #define PDU_HDR_SIZE	4
-#define PDU_BODY_SIZE	64
-#define PDU_WIRE_SIZE	(PDU_HDR_SIZE + PDU_BODY_SIZE)
+#define PDU_BODY_MAX	4096	/* the largest body measured */
 /*
  * PDUs per tstream_writev: enough (about 17 KiB) that the writer's cost
  * per PDU is small, as for a busy server that replies in bulk, so the
@@ -338,7 +342,7 @@ enum pdu_step {
 struct pdu_reader {
 	enum pdu_step step;
 	uint8_t hdr[PDU_HDR_SIZE];
-	uint8_t body[PDU_BODY_SIZE];
+	uint8_t body[PDU_BODY_MAX];
 	uint32_t body_len;
 	struct iovec iov;
 };
@@ -397,6 +401,8 @@ static int pdu_next_vector(struct tstream_context *stream,
 struct pdu_state {
 	struct run *run;
 	struct pdu_reader reader;
+	struct tframe_reader *frame;	/* NULL: the plain reader */
+	size_t body_size;
 };
 
 static void pdu_read_done(struct tevent_req *req);
@@ -406,8 +412,15 @@ static void pdu_read_next(struct pdu_state *ps)
 	struct run *run = ps->run;
 
 	ps->reader.step = PDU_WANT_HEADER;
-	run->rreq = tstream_readv_pdu_send(ps, run->ev, run->rstream,
-					   pdu_next_vector, &ps->reader);
+	if (ps->frame != NULL) {
+		run->rreq = tstream_readv_pdu_send(ps, run->ev, run->rstream,
+						   tframe_next_vector,
+						   ps->frame);
+	} else {
+		run->rreq = tstream_readv_pdu_send(ps, run->ev, run->rstream,
+						   pdu_next_vector,
+						   &ps->reader);
+	}
 	if (run->rreq == NULL) {
 		run_fail(run, "tstream_readv_pdu_send", ENOMEM);
 		return;
@@ -418,6 +431,9 @@ static void pdu_read_next(struct pdu_state *ps)
 static void pdu_read_done(struct tevent_req *req)
 {
 	struct pdu_state *ps = tevent_req_callback_data(req, struct pdu_state);
+	const uint8_t *body = ps->reader.body;
+	size_t body_len = ps->reader.body_len;
+	uint8_t *pdu = NULL;
 	uint8_t expect;
 	int err = 0;
 	int n;
@@ -433,12 +449,19 @@ static void pdu_read_done(struct tevent_req *req)
 	 * Each body starts with its index in the batch, so a PDU boundary
 	 * lost or invented by the library shows up here at once.
 	 */
+	if (ps->frame != NULL) {
+		size_t size = 0;
+
+		pdu = tframe_reader_take(ps->frame, ps, &size);
+		body = pdu != NULL ? pdu + PDU_HDR_SIZE : NULL;
+		body_len = size - PDU_HDR_SIZE;
+	}
 	expect = (uint8_t)(ps->run->received % PDU_BATCH);
-	if (n != PDU_WIRE_SIZE || ps->reader.body_len != PDU_BODY_SIZE ||
-	    ps->reader.body[0] != expect) {
+	if (body == NULL || body_len != ps->body_size || body[0] != expect) {
 		run_fail(ps->run, "tstream_readv_pdu (framing lost)", EIO);
 		return;
 	}
+	talloc_free(pdu);
 	ps->run->received++;
 	run_check_done(ps->run);
 	if (!ps->run->finished) {
@@ -446,11 +469,18 @@ static void pdu_read_done(struct tevent_req *req)
 	}
 }
 
+/*
+ * PDUs/s with body_size-byte bodies, read by the plain two-step reader
+ * or (use_frame) by the framing library's reader; printed as name.
+ */
 static int bench_pdu(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-		     double seconds)
+		     double seconds, size_t body_size, bool use_frame,
+		     const char *name)
 {
+	struct tframe_spec spec;
 	struct pdu_state *ps;
 	uint8_t *batch;
+	size_t wire = PDU_HDR_SIZE + body_size;
 	double elapsed;
 	size_t i;
 
@@ -458,22 +488,32 @@ static int bench_pdu(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	if (ps == NULL) {
 		goto nomem;
 	}
-	batch = talloc_zero_array(ps, uint8_t, PDU_BATCH * PDU_WIRE_SIZE);
+	ps->body_size = body_size;
+	if (use_frame) {
+		if (tframe_spec_parse("u32be", &spec, NULL) == -1) {
+			goto nomem;
+		}
+		ps->frame = tframe_reader_create(ps, &spec);
+		if (ps->frame == NULL) {
+			goto nomem;
+		}
+	}
+	batch = talloc_zero_array(ps, uint8_t, PDU_BATCH * wire);
 	if (batch == NULL) {
 		goto nomem;
 	}
 	for (i = 0; i < PDU_BATCH; i++) {
-		uint8_t *pdu = batch + i * PDU_WIRE_SIZE;
+		uint8_t *pdu = batch + i * wire;
 
-		pdu[0] = (PDU_BODY_SIZE >> 24) & 0xff;
-		pdu[1] = (PDU_BODY_SIZE >> 16) & 0xff;
-		pdu[2] = (PDU_BODY_SIZE >> 8) & 0xff;
-		pdu[3] = PDU_BODY_SIZE & 0xff;
+		pdu[0] = (body_size >> 24) & 0xff;
+		pdu[1] = (body_size >> 16) & 0xff;
+		pdu[2] = (body_size >> 8) & 0xff;
+		pdu[3] = body_size & 0xff;
 		pdu[PDU_HDR_SIZE] = (uint8_t)i;
 	}
 
-	ps->run = run_create(ps, ev, seconds, batch,
-			     PDU_BATCH * PDU_WIRE_SIZE, PDU_BATCH);
+	ps->run = run_create(ps, ev, seconds, batch, PDU_BATCH * wire,
+			     PDU_BATCH);
 	if (ps->run == NULL) {
 		talloc_free(ps);
 		return -1;
@@ -481,17 +521,17 @@ static int bench_pdu(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	pdu_read_next(ps);
 	run_write_next(ps->run);
 
-	elapsed = run_loop(ps->run, "pdu_64b");
+	elapsed = run_loop(ps->run, name);
 	if (elapsed < 0) {
 		talloc_free(ps);
 		return -1;
 	}
-	printf("pdu_64b: %.0f PDUs/s\n", (double)ps->run->received / elapsed);
+	printf("%s: %.0f PDUs/s\n", name, (double)ps->run->received / elapsed);
 	talloc_free(ps);
 	return 0;
 
 nomem:
-	fprintf(stderr, "bench_tsocket: pdu_64b: %s\n", strerror(ENOMEM));
+	fprintf(stderr, "bench_tsocket: %s: %s\n", name, strerror(ENOMEM));
 	talloc_free(ps);
 	return -1;
 }
@@ -503,7 +543,8 @@ nomem:
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: bench_tsocket [-t SECONDS] [-m throughput|pdu|all]\n"
+		"usage: bench_tsocket [-t SECONDS] "
+		"[-m throughput|pdu|frame|all]\n"
 		"  -t SECONDS  how long each measurement writes (default 3)\n"
 		"  -m MODE     which figure to measure (default all)\n");
 }
@@ -515,6 +556,7 @@ int main(int argc, char **argv)
 	double seconds = 3.0;
 	bool do_tp = true;
 	bool do_pdu = true;
+	bool do_frame = true;
 	char *end;
 	int status = 0;
 	int opt;
@@ -534,19 +576,16 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (strcmp(optarg, "throughput") == 0) {
-				do_tp = true;
-				do_pdu = false;
-			} else if (strcmp(optarg, "pdu") == 0) {
-				do_tp = false;
-				do_pdu = true;
-			} else if (strcmp(optarg, "all") == 0) {
-				do_tp = true;
-				do_pdu = true;
-			} else {
+			do_tp = strcmp(optarg, "throughput") == 0;
+			do_pdu = strcmp(optarg, "pdu") == 0;
+			do_frame = strcmp(optarg, "frame") == 0;
+			if (strcmp(optarg, "all") == 0) {
+				do_tp = do_pdu = do_frame = true;
+			}
+			if (!do_tp && !do_pdu && !do_frame) {
 				fprintf(stderr, "bench_tsocket: -m '%s': "
-					"expected throughput, pdu or all\n",
-					optarg);
+					"expected throughput, pdu, frame or "
+					"all\n", optarg);
 				return 2;
 			}
 			break;
@@ -584,7 +623,14 @@ int main(int argc, char **argv)
 	if (do_tp && bench_throughput(mem_ctx, ev, seconds) != 0) {
 		status = 1;
 	}
-	if (do_pdu && bench_pdu(mem_ctx, ev, seconds) != 0) {
+	if (do_pdu &&
+	    (bench_pdu(mem_ctx, ev, seconds, 64, false, "pdu_64b") != 0 ||
+	     bench_pdu(mem_ctx, ev, seconds, 4096, false, "pdu_4k") != 0)) {
+		status = 1;
+	}
+	if (do_frame &&
+	    (bench_pdu(mem_ctx, ev, seconds, 64, true, "frame_64b") != 0 ||
+	     bench_pdu(mem_ctx, ev, seconds, 4096, true, "frame_4k") != 0)) {
 		status = 1;
 	}
 

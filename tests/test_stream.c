@@ -40,6 +40,7 @@
 #endif
 
 #define TIMEOUT_MS	5000
+#define PROMPT_MS	2000	/* for errors the kernel reports at once */
 #define BIG_TIMEOUT_MS	60000
 
 struct tctx {
@@ -180,17 +181,20 @@ static bool wait_flag(struct tctx *t, bool *flag, int ms)
 
 
 /* Wait (bounded) until req has completed; a failure names the caller. */
-#define wait_req(t, req) wait_req_at(t, req, __FILE__, __LINE__)
-static void wait_req_at(struct tctx *t, struct tevent_req *req,
+#define wait_req(t, req) \
+	wait_req_at(t, req, TIMEOUT_MS, __FILE__, __LINE__)
+#define wait_req_ms(t, req, ms) \
+	wait_req_at(t, req, ms, __FILE__, __LINE__)
+static void wait_req_at(struct tctx *t, struct tevent_req *req, int ms,
 			const char *file, int line)
 {
 	bool done = false;
 
 	assert_non_null(req);
 	tevent_req_set_callback(req, tu_set_done, &done);
-	if (!wait_flag(t, &done, TIMEOUT_MS)) {
+	if (!wait_flag(t, &done, ms)) {
 		print_error("%s:%d: request not complete after %d ms\n",
-			    file, line, TIMEOUT_MS);
+			    file, line, ms);
 		fail();
 	}
 }
@@ -406,11 +410,12 @@ static uint16_t peer_port(int fd)
 
 /*
  * Start a TCP connect from the "any" address of fam to ip:port and wait
- * for it to finish.  Returns the request, which the caller frees after
- * calling the recv function of its choice.
+ * (at most ms) for it to finish.  Returns the request, which the caller
+ * frees after calling the recv function of its choice.
  */
-static struct tevent_req *tcp_connect_start(struct tctx *t, const char *fam,
-					    const char *ip, uint16_t port)
+static struct tevent_req *tcp_connect_ms(struct tctx *t, const char *fam,
+					 const char *ip, uint16_t port,
+					 int ms)
 {
 	struct tsocket_address *local = NULL, *remote = NULL;
 	struct tevent_req *req;
@@ -424,9 +429,12 @@ static struct tevent_req *tcp_connect_start(struct tctx *t, const char *fam,
 	/* the addresses may go away once the request exists */
 	talloc_free(local);
 	talloc_free(remote);
-	wait_req(t, req);
+	wait_req_ms(t, req, ms);
 	return req;
 }
+
+#define tcp_connect_start(t, fam, ip, port) \
+	tcp_connect_ms(t, fam, ip, port, TIMEOUT_MS)
 
 /* A connected TCP stream over IPv4 loopback; the accepted raw fd in *afd. */
 static struct tstream_context *tcp_pair(struct tctx *t, int *lfd, int *afd)
@@ -626,10 +634,10 @@ static void test_tcp_connect_refused(void **state)
 		}
 		fd = inet_socket(family, false, &port);
 		fds = tu_count_fds();
-		req = tcp_connect_start(t,
+		req = tcp_connect_ms(t,
 				family == AF_INET6 ? "ipv6" : "ipv4",
 				family == AF_INET6 ? "::1" : "127.0.0.1",
-				port);
+				port, PROMPT_MS);
 		ret = tstream_inet_tcp_connect_recv(req, &err, t->mem, &s);
 		assert_int_equal(ret, -1);
 		assert_int_equal(err, ECONNREFUSED);
@@ -1144,9 +1152,9 @@ static void writev_blocked_then_peer_gone(struct tctx *t,
 	assert_false(loop_for(t, &done, 50));
 	/* the peer goes with unread data: TCP answers with a reset */
 	close(peer_fd);
-	if (!wait_flag(t, &done, TIMEOUT_MS)) {
+	if (!wait_flag(t, &done, PROMPT_MS)) {
 		fail_msg("pending writev still waiting %d ms after the peer "
-			 "closed", TIMEOUT_MS);
+			 "closed", PROMPT_MS);
 	}
 	assert_int_equal(tstream_writev_recv(req, &err), -1);
 	assert_true(err == EPIPE || err == ECONNRESET);
@@ -1657,22 +1665,51 @@ static void test_free_stream_with_pending(void **state)
 /* ------------------------------------------------------------------ */
 
 /*
- * Use both directions once, let the peer go (shutdown or close), and with
- * no request pending the loop must stay asleep.  The next read still sees
- * the end of stream, and the loop is quiet again afterwards.
+ * Make the stream wait in both directions once (a readv started before
+ * its data, a writev of wsize bytes larger than the socket buffers), so
+ * that it has watched its fd both ways; then let the peer go (shutdown or
+ * close).  With no request pending the loop must stay asleep.  The next
+ * read still sees the end of stream, and the loop is quiet afterwards.
  */
 static void idle_after_peer_gone(struct tctx *t, struct tstream_context *s,
-				 int raw, bool do_close)
+				 int raw, bool do_close, size_t wsize)
 {
+	uint8_t *big = talloc_size(t->mem, wsize);
+	uint8_t *back = talloc_size(t->mem, wsize);
+	struct tevent_req *req;
+	struct iovec iov;
+	bool done = false;
 	char buf[3];
 	unsigned events;
-	int err;
+	int err = 0;
 
+	assert_non_null(big);
+	assert_non_null(back);
+	memset(big, 'w', wsize);
+
+	iov = (struct iovec){ .iov_base = buf, .iov_len = 3 };
+	req = tstream_readv_send(t->mem, t->ev, s, &iov, 1);
+	assert_non_null(req);
+	tevent_req_set_callback(req, tu_set_done, &done);
+	assert_false(loop_for(t, &done, 20));
 	raw_write(raw, "abc", 3);
-	assert_int_equal(do_readv(t, s, buf, 3, &err), 3);
-	assert_int_equal(do_writev(t, s, "xyz", 3, &err), 3);
-	raw_read(t, raw, buf, 3);
-	assert_memory_equal(buf, "xyz", 3);
+	assert_true(wait_flag(t, &done, TIMEOUT_MS));
+	assert_int_equal(tstream_readv_recv(req, &err), 3);
+	assert_memory_equal(buf, "abc", 3);
+	talloc_free(req);
+
+	done = false;
+	iov = (struct iovec){ .iov_base = big, .iov_len = wsize };
+	req = tstream_writev_send(t->mem, t->ev, s, &iov, 1);
+	assert_non_null(req);
+	tevent_req_set_callback(req, tu_set_done, &done);
+	assert_false(loop_for(t, &done, 20));
+	raw_read(t, raw, back, wsize);
+	assert_true(wait_flag(t, &done, TIMEOUT_MS));
+	assert_int_equal(tstream_writev_recv(req, &err), (int)wsize);
+	assert_memory_equal(back, big, wsize);
+	talloc_free(req);
+
 	if (do_close) {
 		close(raw);
 	} else {
@@ -1690,6 +1727,8 @@ static void idle_after_peer_gone(struct tctx *t, struct tstream_context *s,
 		fail_msg("stream at EOF woke the loop %u times in 100 ms",
 			 events);
 	}
+	talloc_free(big);
+	talloc_free(back);
 }
 
 /* Rule: no CPU spin when the peer did shutdown(SHUT_WR). */
@@ -1700,7 +1739,7 @@ static void test_no_spin_peer_shutdown(void **state)
 	int raw;
 
 	s = wrapped_pair(t, &raw);
-	idle_after_peer_gone(t, s, raw, false);
+	idle_after_peer_gone(t, s, raw, false, MIB);
 	talloc_free(s);
 	close(raw);
 }
@@ -1713,7 +1752,7 @@ static void test_no_spin_peer_closed(void **state)
 	int raw;
 
 	s = wrapped_pair(t, &raw);
-	idle_after_peer_gone(t, s, raw, true);
+	idle_after_peer_gone(t, s, raw, true, MIB);
 	talloc_free(s);
 }
 
@@ -1722,11 +1761,14 @@ static void test_no_spin_tcp_peer_closed(void **state)
 {
 	struct tctx *t = *state;
 	struct tstream_context *s;
-	int lfd, afd;
+	int lfd, afd, small = 4096;
 
 	s = tcp_pair(t, &lfd, &afd);
 	close(lfd);
-	idle_after_peer_gone(t, s, afd, true);
+	/* a small receive buffer, and more than the largest send buffer */
+	assert_int_equal(setsockopt(afd, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	idle_after_peer_gone(t, s, afd, true, 8 * MIB);
 	talloc_free(s);
 }
 

@@ -1,0 +1,97 @@
+# helpers.bash - shared by the bats tests of tsock
+#
+# Tests run tsock from the build tree ($TSOCK, set by make check), use
+# loopback only, port 0 and the "listening on" readiness line, and bound
+# every wait in time.
+
+: "${TSOCK:=$BATS_TEST_DIRNAME/../../src/tsock}"
+
+# A private temp dir per test, removed by teardown.
+setup_tmp() {
+	TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/tsock-bats.XXXXXX")
+	BG_PIDS=()
+}
+
+# Kill what a test left running and remove its temp dir.
+teardown_tmp() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	[ -n "${TMP:-}" ] && rm -rf "$TMP"
+}
+
+# wait_for_line FILE REGEX [SECONDS]: wait until FILE has a line matching
+# REGEX (bounded: default 5 s), print that line.
+wait_for_line() {
+	local file=$1 re=$2 limit=${3:-5} i
+	for ((i = 0; i < limit * 50; i++)); do
+		if [ -f "$file" ] && grep -m1 -E "$re" "$file"; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	echo "timed out waiting for /$re/ in $file:" >&2
+	cat "$file" >&2 2>/dev/null
+	return 1
+}
+
+# start_tsock NAME ARGS...: run tsock in the background with stderr in
+# $TMP/NAME.err (stdout in $TMP/NAME.out, stdin from $TMP/NAME.in if it
+# exists, else /dev/null), wait for its readiness line and set
+# LISTEN_<NAME>=the endpoint it printed, PORT_<NAME>=its port (if any),
+# PID_<NAME>=its pid.
+start_tsock() {
+	local name=$1 in line addr
+	shift
+	in=/dev/null
+	[ -e "$TMP/$name.in" ] && in="$TMP/$name.in"
+	"$TSOCK" "$@" <"$in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
+	addr=${line#listening on }
+	eval "LISTEN_$name=\$addr"
+	eval "PORT_$name=\${addr##*:}"
+}
+
+# run_bounded SECONDS CMD...: run CMD with a time limit (exit 124 if hit).
+run_bounded() {
+	local limit=$1
+	shift
+	timeout -k 2 "$limit" "$@"
+}
+
+# A python3 TCP server on 127.0.0.1 port 0: python_server NAME CODE,
+# where CODE handles one accepted socket `c` (and may use `s`).  Prints
+# "listening on tcp:127.0.0.1:PORT" so start_bg can wait for it.
+python_server() {
+	local name=$1 code=$2
+	python3 -c "
+import socket, sys, time, os
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(16)
+print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1], file=sys.stderr, flush=True)
+s.settimeout(20)
+$code
+" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	local line
+	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
+	eval "PORT_$name=\${line##*:}"
+}
+
+# sha FILE: the sha256 of a file.
+sha() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# random_file PATH BYTES: a file of random bytes.
+random_file() {
+	head -c "$2" /dev/urandom >"$1"
+}

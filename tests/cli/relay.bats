@@ -1,0 +1,542 @@
+#!/usr/bin/env bats
+# relay.bats - `tsock relay FRONT BACK` between stream endpoints, against
+# real peers (python3 sockets, socat, OpenBSD nc) on loopback.  Ports are
+# 0 and found from readiness lines; every wait is bounded.
+
+setup() {
+	load helpers
+	setup_tmp
+	# the interpreter itself: a wrapper such as a pyenv shim forks it,
+	# and killing the wrapper would leave the server running
+	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
+}
+
+teardown() {
+	teardown_tmp
+}
+
+# ------------------------------------------------------------------ helpers
+
+# py_start NAME READY_REGEX [ARGS...]: run the python3 script read from
+# stdin in the background (stdout in $TMP/NAME.out, stderr in
+# $TMP/NAME.err), wait for a stderr line matching READY_REGEX and put
+# it in READY_LINE; PID_<NAME> is its pid.  Not in $(...): the process
+# must be a child of the test's shell, in its BG_PIDS.
+py_start() {
+	local name=$1 ready=$2
+	shift 2
+	cat >"$TMP/$name.py"
+	"$PY" "$TMP/$name.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	READY_LINE=$(wait_for_line "$TMP/$name.err" "$ready")
+}
+
+# py_bg NAME [ARGS...]: py_start for a server that prints "listening on
+# ENDPOINT"; sets LISTEN_<NAME> and PORT_<NAME> like start_tsock.
+py_bg() {
+	local name=$1 addr
+	shift
+	py_start "$name" '^listening on ' "$@" || return 1
+	addr=${READY_LINE#listening on }
+	eval "LISTEN_$name=\$addr"
+	eval "PORT_$name=\${addr##*:}"
+}
+
+# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
+# process to end; its exit status in EXIT_STATUS.
+wait_exit() {
+	local pid=$1 limit=${2:-5} i
+	for ((i = 0; i < limit * 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "process $pid still running after ${limit}s" >&2
+		return 1
+	fi
+	EXIT_STATUS=0
+	wait "$pid" || EXIT_STATUS=$?
+}
+
+# A threaded stream echo server: echo_server NAME tcp|tcp6|unix [PATH].
+# Each connection is echoed until EOF, then half-closed and closed.
+# stdout gets one "accepted N" line per connection.
+echo_server() {
+	local name=$1
+	shift
+	py_bg "$name" "$@" <<'EOF'
+import socket, sys, threading
+kind = sys.argv[1]
+if kind == 'unix':
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(sys.argv[2])
+    name = 'unix:' + sys.argv[2]
+elif kind == 'tcp6':
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.bind(('::1', 0))
+    name = 'tcp:[::1]:%d' % s.getsockname()[1]
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(('127.0.0.1', 0))
+    name = 'tcp:127.0.0.1:%d' % s.getsockname()[1]
+s.listen(64)
+print('listening on ' + name, file=sys.stderr, flush=True)
+
+def serve(c):
+    c.settimeout(20)
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+        c.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        print('echo: %s' % e, file=sys.stderr, flush=True)
+    finally:
+        c.close()
+
+s.settimeout(60)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    print('accepted %d' % n, flush=True)
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+}
+
+# two_clients tcp|tcp6|unix ADDRESS PORT FILE_A FILE_B: open two
+# connections first, then in parallel send each its file, half-close and
+# read everything back into FILE.back.
+two_clients() {
+	cat >"$TMP/two_clients.py" <<'EOF'
+import socket, sys, threading
+kind, addr, port, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+
+def connect():
+    if kind == 'unix':
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(10)
+        c.connect(addr)
+    else:
+        fam = socket.AF_INET6 if kind == 'tcp6' else socket.AF_INET
+        c = socket.socket(fam, socket.SOCK_STREAM)
+        c.settimeout(10)
+        c.connect((addr, int(port)))
+    return c
+
+socks = [connect() for _ in files]     # both open before any data
+errors = []
+
+def send(c, data):
+    try:
+        for i in range(0, len(data), 50000):
+            c.sendall(data[i:i + 50000])
+        c.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        errors.append('send: %s' % e)
+
+def run(c, path):
+    data = open(path, 'rb').read()
+    t = threading.Thread(target=send, args=(c, data))
+    t.start()
+    got = []
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            got.append(d)
+    except OSError as e:
+        errors.append('recv: %s' % e)
+    t.join(15)
+    open(path + '.back', 'wb').write(b''.join(got))
+
+threads = [threading.Thread(target=run, args=(c, f))
+           for c, f in zip(socks, files)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(20)
+if errors:
+    sys.exit('; '.join(errors))
+EOF
+	run_bounded 25 "$PY" "$TMP/two_clients.py" "$@" 3>&-
+}
+
+# ------------------------------------------------------------------ tests
+
+@test "relay unix->tcp: two concurrent socat clients each get their own 1 MiB back" {
+	echo_server back tcp
+	start_tsock relay relay "unix:$TMP/front" "tcp:127.0.0.1:$PORT_back"
+	[ "$LISTEN_relay" = "unix:$TMP/front" ]
+	[ -S "$TMP/front" ]
+	random_file "$TMP/a" 1048576
+	random_file "$TMP/b" 1048576
+
+	run_bounded 20 socat -t 10 -T 10 - "UNIX-CONNECT:$TMP/front" \
+		<"$TMP/a" >"$TMP/a.back" 3>&- &
+	local pa=$!
+	run_bounded 20 socat -t 10 -T 10 - "UNIX-CONNECT:$TMP/front" \
+		<"$TMP/b" >"$TMP/b.back" 3>&- &
+	local pb=$!
+	wait "$pa"
+	wait "$pb"
+
+	[ "$(sha "$TMP/a.back")" = "$(sha "$TMP/a")" ]
+	[ "$(sha "$TMP/b.back")" = "$(sha "$TMP/b")" ]
+	# each client had its own backend connection
+	grep -qx 'accepted 2' "$TMP/back.out"
+	kill -0 "$PID_relay"
+}
+
+@test "relay tcp->unix: two concurrent python clients each get their own 1 MiB back" {
+	echo_server back unix "$TMP/back"
+	start_tsock relay relay tcp:127.0.0.1:0 "unix:$TMP/back"
+	[[ $LISTEN_relay =~ ^tcp:127\.0\.0\.1:[0-9]+$ ]]
+	[ "$PORT_relay" -gt 0 ]
+	random_file "$TMP/a" 1048576
+	random_file "$TMP/b" 1048576
+
+	two_clients tcp 127.0.0.1 "$PORT_relay" "$TMP/a" "$TMP/b"
+
+	[ "$(sha "$TMP/a.back")" = "$(sha "$TMP/a")" ]
+	[ "$(sha "$TMP/b.back")" = "$(sha "$TMP/b")" ]
+	grep -qx 'accepted 2' "$TMP/back.out"
+	kill -0 "$PID_relay"
+}
+
+# A server that reads until EOF, then answers 1 s later and closes.
+late_reply_server() {
+	py_bg late <<'EOF'
+import socket, sys, time
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(4)
+print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1],
+      file=sys.stderr, flush=True)
+s.settimeout(30)
+while True:
+    c, _ = s.accept()
+    c.settimeout(10)
+    data = b''
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+    time.sleep(1)       # the reply comes well after the client's EOF
+    c.sendall(b'late reply to ' + data)
+    c.close()
+EOF
+}
+
+@test "relay tcp->tcp half-close: nc -N gets a reply sent 1 s after its EOF" {
+	late_reply_server
+	start_tsock relay relay tcp:127.0.0.1:0 "tcp:127.0.0.1:$PORT_late"
+
+	run run_bounded 10 nc -N 127.0.0.1 "$PORT_relay" <<<"question" 3>&-
+	[ "$status" -eq 0 ]
+	[ "$output" = "late reply to question" ]
+	kill -0 "$PID_relay"
+}
+
+@test "relay unix->tcp half-close: socat gets a reply sent 1 s after its EOF" {
+	late_reply_server
+	start_tsock relay relay "unix:$TMP/front" "tcp:127.0.0.1:$PORT_late"
+
+	run run_bounded 10 socat -t 5 - "UNIX-CONNECT:$TMP/front" \
+		<<<"via unix" 3>&-
+	[ "$status" -eq 0 ]
+	[ "$output" = "late reply to via unix" ]
+}
+
+@test "relay tcp->tcp half-close from the server: the client still sends after the server's EOF" {
+	# the server greets, half-closes at once, then reads to EOF and
+	# prints how much it got and its sha256
+	py_bg early <<'EOF'
+import hashlib, socket, sys
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(4)
+print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1],
+      file=sys.stderr, flush=True)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(10)
+c.sendall(b'greeting, and that is all from me')
+c.shutdown(socket.SHUT_WR)
+data = b''
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    data += d
+print('%d %s' % (len(data), hashlib.sha256(data).hexdigest()), flush=True)
+c.close()
+EOF
+	start_tsock relay relay tcp:127.0.0.1:0 "tcp:127.0.0.1:$PORT_early"
+	random_file "$TMP/up" 500000
+
+	run run_bounded 10 "$PY" - "$PORT_relay" "$TMP/up" 3>&- <<'EOF'
+import socket, sys
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
+got = b''
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    got += d
+print(got.decode())
+c.sendall(open(sys.argv[2], 'rb').read())   # after the server's EOF
+c.shutdown(socket.SHUT_WR)
+if c.recv(1) != b'':
+    sys.exit('data after EOF')
+EOF
+	[ "$status" -eq 0 ]
+	[ "$output" = "greeting, and that is all from me" ]
+	wait_for_line "$TMP/early.out" '^[0-9]+ '
+	[ "$(cat "$TMP/early.out")" = "500000 $(sha "$TMP/up")" ]
+}
+
+@test "relay --frame u32be: partial PDUs are held back, whole PDUs of every size pass" {
+	echo_server back tcp
+	start_tsock relay relay --frame u32be tcp:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_back"
+	cat >"$TMP/client.py" <<'EOF'
+import os, random, socket, struct, sys, threading
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)
+
+def pdu(payload):
+    return struct.pack('>I', len(payload)) + payload
+
+def recv_exact(n):
+    buf = b''
+    while len(buf) < n:
+        d = c.recv(min(n - len(buf), 1 << 20))
+        if not d:
+            sys.exit('EOF after %d of %d bytes' % (len(buf), n))
+        buf += d
+    return buf
+
+def nothing_for(secs, what):
+    c.settimeout(secs)
+    try:
+        d = c.recv(65536)
+        sys.exit('%s: got %d bytes back before the PDU was whole'
+                 % (what, len(d)))
+    except socket.timeout:
+        pass
+    c.settimeout(10)
+
+# a PDU cut inside its header, then inside its payload: nothing passes
+# until the last byte is there
+whole = pdu(os.urandom(1000))
+c.sendall(whole[:2])
+nothing_for(0.3, 'half a header')
+c.sendall(whole[2:500])
+nothing_for(0.3, 'half a payload')
+c.sendall(whole[500:])
+if recv_exact(len(whole)) != whole:
+    sys.exit('the PDU came back changed')
+
+# many PDUs, empty to 1 MiB, sent in odd-sized pieces
+rng = random.Random(7)
+sizes = [0, 1, 2, 3, 4, 5, 255, 4096, 65535, 65536, 1 << 20] + \
+        [rng.randint(0, 20000) for _ in range(200)]
+blob = b''.join(pdu(os.urandom(n)) for n in sizes)
+
+def send():
+    i = 0
+    while i < len(blob):
+        n = rng.randint(1, 70000)
+        c.sendall(blob[i:i + n])
+        i += n
+t = threading.Thread(target=send)
+t.start()
+back = recv_exact(len(blob))
+t.join(10)
+if back != blob:
+    sys.exit('PDU stream came back changed')
+c.shutdown(socket.SHUT_WR)
+if c.recv(1) != b'':
+    sys.exit('extra data after the last PDU')
+print('ok')
+EOF
+	run run_bounded 20 "$PY" "$TMP/client.py" "$PORT_relay" 3>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = ok ]
+	kill -0 "$PID_relay"
+}
+
+@test "relay --frame u32be --max-pdu 100: an oversized PDU closes only its connection, with a log" {
+	echo_server back tcp
+	start_tsock relay relay --frame u32be --max-pdu 100 tcp:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_back"
+	cat >"$TMP/client.py" <<'EOF'
+import socket, struct, sys
+port = int(sys.argv[1])
+
+def pdu(payload):
+    return struct.pack('>I', len(payload)) + payload
+
+def recv_exact(c, n):
+    buf = b''
+    while len(buf) < n:
+        d = c.recv(n - len(buf))
+        if not d:
+            sys.exit('EOF after %d of %d bytes' % (len(buf), n))
+        buf += d
+    return buf
+
+good = socket.create_connection(('127.0.0.1', port), timeout=5)
+first = pdu(b'first PDU of the good connection')
+good.sendall(first)
+if recv_exact(good, len(first)) != first:
+    sys.exit('good connection: first PDU changed')
+
+bad = socket.create_connection(('127.0.0.1', port), timeout=5)
+bad.sendall(struct.pack('>I', 1000) + b'x' * 60)
+try:
+    d = bad.recv(65536)
+    if d:
+        sys.exit('oversized PDU: got %d bytes back' % len(d))
+except ConnectionResetError:
+    pass
+except socket.timeout:
+    sys.exit('oversized PDU: the connection was not closed within 5 s')
+print('bad closed', flush=True)
+
+# the good connection still works after the bad one was closed
+second = pdu(b'y' * 96)         # exactly the limit, header included
+good.sendall(second)
+if recv_exact(good, len(second)) != second:
+    sys.exit('good connection: second PDU changed')
+good.shutdown(socket.SHUT_WR)
+if good.recv(1) != b'':
+    sys.exit('good connection: extra data')
+print('ok')
+EOF
+	run run_bounded 15 "$PY" "$TMP/client.py" "$PORT_relay" 3>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "bad closed" ]
+	[ "${lines[1]}" = ok ]
+	wait_for_line "$TMP/relay.err" '[Pp][Dd][Uu].*(limit|max-pdu|too (large|big))'
+	kill -0 "$PID_relay"
+}
+
+@test "relay to a refused backend: the client is closed, 'Connection refused' is logged, tsock keeps serving" {
+	# a port held bound but not listening: connecting to it is refused
+	# until the test creates $TMP/go, then it listens and echoes
+	py_start holder '^reserved ' "$TMP/go" <<'EOF'
+import os, socket, sys, threading, time
+go = sys.argv[1]
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+port = s.getsockname()[1]
+print('reserved tcp:127.0.0.1:%d' % port, file=sys.stderr, flush=True)
+for _ in range(2000):
+    if os.path.exists(go):
+        break
+    time.sleep(0.01)
+else:
+    sys.exit('never told to listen')
+s.listen(8)
+print('listening on tcp:127.0.0.1:%d' % port, file=sys.stderr, flush=True)
+s.settimeout(30)
+
+def serve(c):
+    c.settimeout(10)
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+	local back_port=${READY_LINE##*:}
+	start_tsock relay relay tcp:127.0.0.1:0 "tcp:127.0.0.1:$back_port"
+
+	# nc ends only when tsock closes the connection
+	run run_bounded 5 nc 127.0.0.1 "$PORT_relay" </dev/null 3>&-
+	[ "$status" -ne 124 ]
+	[ -z "$output" ]
+	wait_for_line "$TMP/relay.err" 'Connection refused'
+	grep -q "127.0.0.1:$back_port" "$TMP/relay.err"
+	kill -0 "$PID_relay"
+
+	# once a backend exists, the same tsock relays the next client
+	touch "$TMP/go"
+	wait_for_line "$TMP/holder.err" '^listening on '
+	run run_bounded 5 nc -N 127.0.0.1 "$PORT_relay" <<<"second try" 3>&-
+	[ "$status" -eq 0 ]
+	[ "$output" = "second try" ]
+	kill -0 "$PID_relay"
+}
+
+@test "relay with an IPv6 front tcp:[::1]:0 to an IPv6 backend" {
+	"$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+		2>/dev/null || skip "::1 is not usable here"
+	echo_server back tcp6
+	start_tsock relay relay 'tcp:[::1]:0' "tcp:[::1]:$PORT_back"
+	[[ $LISTEN_relay =~ ^tcp:\[::1\]:[0-9]+$ ]]
+	random_file "$TMP/a" 300000
+	random_file "$TMP/b" 200000
+
+	two_clients tcp6 ::1 "$PORT_relay" "$TMP/a" "$TMP/b"
+
+	[ "$(sha "$TMP/a.back")" = "$(sha "$TMP/a")" ]
+	[ "$(sha "$TMP/b.back")" = "$(sha "$TMP/b")" ]
+}
+
+@test "relay with an IPv6 front to an IPv4 backend" {
+	"$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+		2>/dev/null || skip "::1 is not usable here"
+	echo_server back tcp
+	start_tsock relay relay 'tcp:[::1]:0' "tcp:127.0.0.1:$PORT_back"
+
+	run run_bounded 5 socat -t 5 - "TCP6:[::1]:$PORT_relay" <<<"six to four" 3>&-
+	[ "$status" -eq 0 ]
+	[ "$output" = "six to four" ]
+}
+
+@test "relay: the unix front socket file is removed after SIGTERM (exit 143)" {
+	echo_server back tcp
+	start_tsock relay relay "unix:$TMP/front" "tcp:127.0.0.1:$PORT_back"
+	[ -S "$TMP/front" ]
+	run run_bounded 5 socat -t 5 - "UNIX-CONNECT:$TMP/front" <<<"ping" 3>&-
+	[ "$output" = ping ]
+
+	kill -TERM "$PID_relay"
+	wait_exit "$PID_relay" 5
+	[ "$EXIT_STATUS" -eq 143 ]
+	[ ! -e "$TMP/front" ]
+}
+
+@test "relay: a stale unix front socket file is replaced, a live one is refused" {
+	echo_server back tcp
+	# a stale socket file: bound, then its owner went away
+	"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+		"$TMP/front"
+	[ -S "$TMP/front" ]
+	start_tsock relay relay "unix:$TMP/front" "tcp:127.0.0.1:$PORT_back"
+	run run_bounded 5 socat -t 5 - "UNIX-CONNECT:$TMP/front" <<<"fresh" 3>&-
+	[ "$output" = fresh ]
+
+	# a second tsock on the same, live, path must not steal it
+	run run_bounded 5 "$TSOCK" relay "unix:$TMP/front" \
+		"tcp:127.0.0.1:$PORT_back" 3>&-
+	[ "$status" -eq 1 ]
+	[[ $output == *"$TMP/front"* ]]
+	[ -S "$TMP/front" ]
+	run run_bounded 5 socat -t 5 - "UNIX-CONNECT:$TMP/front" <<<"still" 3>&-
+	[ "$output" = still ]
+}

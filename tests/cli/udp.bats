@@ -1,0 +1,399 @@
+#!/usr/bin/env bats
+# udp.bats - datagram endpoints: tsock udp-echo, udp sessions of
+# `tsock relay`, framing between datagrams and streams, unix-dgram.
+# Loopback only, port 0 and readiness lines, every wait bounded (python
+# clients use socket timeouts).
+
+setup() {
+	load helpers
+	setup_tmp
+	# the interpreter itself: a wrapper such as a pyenv shim forks it,
+	# and killing the wrapper would leave the server running
+	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
+}
+
+teardown() {
+	teardown_tmp
+}
+
+# ------------------------------------------------------------------ helpers
+
+# py_bg NAME [ARGS...]: run the python3 script read from stdin in the
+# background (stdout in $TMP/NAME.out, stderr in $TMP/NAME.err), wait for
+# its "listening on ENDPOINT" line on stderr and set LISTEN_<NAME>,
+# PORT_<NAME> and PID_<NAME> like start_tsock.
+py_bg() {
+	local name=$1 line addr
+	shift
+	cat >"$TMP/$name.py"
+	"$PY" "$TMP/$name.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
+	addr=${line#listening on }
+	eval "LISTEN_$name=\$addr"
+	eval "PORT_$name=\${addr##*:}"
+}
+
+# py_client SECONDS [ARGS...]: run the python3 script read from stdin,
+# bounded in time, under bats' `run`-able conditions (fd 3 closed).
+py_client() {
+	local limit=$1
+	shift
+	cat >"$TMP/client.py"
+	run_bounded "$limit" "$PY" "$TMP/client.py" "$@" 3>&-
+}
+
+# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
+# process to end; its exit status in EXIT_STATUS.
+wait_exit() {
+	local pid=$1 limit=${2:-5} i
+	for ((i = 0; i < limit * 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "process $pid still running after ${limit}s" >&2
+		return 1
+	fi
+	EXIT_STATUS=0
+	wait "$pid" || EXIT_STATUS=$?
+}
+
+# A python UDP echo server on 127.0.0.1 port 0 that prints "peer
+# HOST:PORT" on stdout for each new peer address it sees.
+python_udp_echo() {
+	py_bg "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+s.bind(('127.0.0.1', 0))
+print('listening on udp:127.0.0.1:%d' % s.getsockname()[1],
+      file=sys.stderr, flush=True)
+s.settimeout(60)
+seen = set()
+while True:
+    d, peer = s.recvfrom(65536)
+    if peer not in seen:
+        seen.add(peer)
+        print('peer %s:%d' % peer, flush=True)
+    s.sendto(d, peer)
+EOF
+}
+
+# The client half shared by the echo tests: two sockets A and B send
+# interleaved datagrams of varied sizes (1..MAX bytes) to HOST:PORT; each
+# must get back exactly its own datagrams, in order.
+# two_peer_client PORT COUNT MAX
+two_peer_client() {
+	py_client 60 "$@" <<'EOF'
+import os, random, socket, sys
+port, count, biggest = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(1)
+peers = []
+for name in 'AB':
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind(('127.0.0.1', 0))
+    s.settimeout(3)
+    peers.append((name, s))
+
+def sizes():
+    fixed = [1, 2, biggest, 1472, 1473, 65000 if biggest >= 65000 else 7]
+    return fixed + [rng.randint(1, biggest) for _ in range(count - len(fixed))]
+
+plan = {name: sizes() for name, _ in peers}
+for i in range(count):
+    sent = {}
+    # both peers have a datagram in flight at once
+    for name, s in peers:
+        n = plan[name][i]
+        tag = b'%s%05d|' % (name.encode(), i)
+        data = (tag + os.urandom(n))[:n] if n >= len(tag) else os.urandom(n)
+        sent[name] = data
+        s.sendto(data, ('127.0.0.1', port))
+    for name, s in peers:
+        try:
+            d, src = s.recvfrom(70000)
+        except socket.timeout:
+            sys.exit('%s: no reply to datagram %d (%d bytes)'
+                     % (name, i, len(sent[name])))
+        if src[1] != port:
+            sys.exit('%s: reply from %r' % (name, src))
+        if d != sent[name]:
+            sys.exit('%s: datagram %d came back as %d bytes (sent %d)'
+                     % (name, i, len(d), len(sent[name])))
+# nothing extra is waiting
+for name, s in peers:
+    s.settimeout(0.2)
+    try:
+        d = s.recv(70000)
+        sys.exit('%s: an extra datagram of %d bytes' % (name, len(d)))
+    except socket.timeout:
+        pass
+print('ok %d' % (2 * count))
+EOF
+}
+
+# ------------------------------------------------------------------ tests
+
+@test "udp-echo udp:127.0.0.1:0: two peers get their own 1..65000-byte datagrams back unchanged" {
+	start_tsock echo udp-echo udp:127.0.0.1:0
+	[[ $LISTEN_echo =~ ^udp:127\.0\.0\.1:[0-9]+$ ]]
+	[ "$PORT_echo" -gt 0 ]
+
+	run two_peer_client "$PORT_echo" 300 65000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 600" ]
+	kill -0 "$PID_echo"
+}
+
+@test "udp-echo without an endpoint listens on the default udp:127.0.0.1:7007" {
+	"$PY" -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 7007))' 2>/dev/null || skip "udp port 7007 is busy"
+	if ! start_tsock echo udp-echo; then
+		# someone took the port between the check and tsock's bind
+		grep -q 'in use' "$TMP/echo.err" && skip "udp port 7007 is busy"
+		false
+	fi
+	[ "$LISTEN_echo" = "udp:127.0.0.1:7007" ]
+
+	run py_client 5 <<'EOF'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(b'default port', ('127.0.0.1', 7007))
+print(s.recv(100).decode())
+EOF
+	[ "$status" -eq 0 ]
+	[ "$output" = "default port" ]
+}
+
+@test "relay udp->udp: two peers each get only their own replies, as two backend sessions" {
+	python_udp_echo back
+	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$PORT_back"
+	[[ $LISTEN_relay =~ ^udp:127\.0\.0\.1:[0-9]+$ ]]
+
+	run two_peer_client "$PORT_relay" 200 65000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 400" ]
+	# one backend socket per front peer
+	[ "$(grep -c '^peer ' "$TMP/back.out")" -eq 2 ]
+	kill -0 "$PID_relay"
+}
+
+@test "relay udp->udp through a tsock udp-echo backend" {
+	start_tsock echo udp-echo udp:127.0.0.1:0
+	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$PORT_echo"
+
+	run two_peer_client "$PORT_relay" 100 30000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 200" ]
+}
+
+@test "relay --frame u16be udp->tcp: datagrams become PDUs and the PDU replies datagrams (DNS-over-TCP bridge shape)" {
+	# a TCP server speaking 2-byte big-endian length-prefixed PDUs; it
+	# answers each with the payload reversed, and counts connections
+	py_bg back <<'EOF'
+import socket, struct, sys, threading
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(16)
+print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1],
+      file=sys.stderr, flush=True)
+
+def recv_exact(c, n):
+    buf = b''
+    while len(buf) < n:
+        d = c.recv(n - len(buf))
+        if not d:
+            return None
+        buf += d
+    return buf
+
+def serve(c):
+    c.settimeout(20)
+    try:
+        while True:
+            hdr = recv_exact(c, 2)
+            if hdr is None:
+                break
+            payload = recv_exact(c, struct.unpack('>H', hdr)[0])
+            if payload is None:
+                print('EOF inside a PDU', file=sys.stderr, flush=True)
+                break
+            c.sendall(struct.pack('>H', len(payload)) + payload[::-1])
+    except OSError as e:
+        print('server: %s' % e, file=sys.stderr, flush=True)
+    c.close()
+
+s.settimeout(60)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    print('accepted %d' % n, flush=True)
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+	start_tsock relay relay --frame u16be udp:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_back"
+
+	run py_client 30 "$PORT_relay" <<'EOF'
+import os, random, socket, sys
+port = int(sys.argv[1])
+rng = random.Random(3)
+peers = []
+for name in 'AB':
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind(('127.0.0.1', 0))
+    s.settimeout(3)
+    peers.append((name, s))
+sizes = [1, 2, 12, 512, 4096, 65507] + [rng.randint(1, 3000) for _ in range(100)]
+for i, n in enumerate(sizes):
+    sent = {}
+    for name, s in peers:
+        data = (b'%s%04d|' % (name.encode(), i) + os.urandom(n))[:n]
+        sent[name] = data
+        s.sendto(data, ('127.0.0.1', port))
+    for name, s in peers:
+        try:
+            d = s.recv(70000)
+        except socket.timeout:
+            sys.exit('%s: no reply to datagram %d (%d bytes)' % (name, i, n))
+        if d != sent[name][::-1]:
+            sys.exit('%s: reply %d is %d bytes, not the %d-byte payload '
+                     'reversed' % (name, i, len(d), n))
+# a DNS-looking query: one datagram in, one datagram out
+q = bytes.fromhex('abcd01000001000000000000') + b'\x07example\x03com\x00\x00\x01\x00\x01'
+peers[0][1].sendto(q, ('127.0.0.1', port))
+if peers[0][1].recv(70000) != q[::-1]:
+    sys.exit('query: wrong reply')
+print('ok')
+EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = ok ]
+	# one TCP connection per UDP peer
+	[ "$(grep -c '^accepted ' "$TMP/back.out")" -eq 2 ]
+	! grep -q 'EOF inside a PDU' "$TMP/back.err"
+	kill -0 "$PID_relay"
+}
+
+@test "connect -q 0.5 udp: a small stdin, no framing, gets the echo and exits 0" {
+	start_tsock echo udp-echo udp:127.0.0.1:0
+
+	run run_bounded 5 "$TSOCK" connect -q 0.5 "udp:127.0.0.1:$PORT_echo" \
+		<<<"hello over udp" 3>&-
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello over udp" ]
+}
+
+@test "relay --max-sessions 1 -i 0.5: a second peer is dropped while the first session lives, served after it idles out" {
+	python_udp_echo back
+	start_tsock relay relay --max-sessions 1 -i 0.5 udp:127.0.0.1:0 \
+		"udp:127.0.0.1:$PORT_back"
+
+	run py_client 15 "$PORT_relay" <<'EOF'
+import socket, sys, time
+relay = ('127.0.0.1', int(sys.argv[1]))
+
+def sock():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('127.0.0.1', 0))
+    return s
+a, b = sock(), sock()
+
+# A keeps its session busy (every 0.1 s, well under the 0.5 s idle
+# timeout) while B knocks: B's datagrams are dropped
+a.settimeout(2)
+for i in range(8):
+    a.sendto(b'a%d' % i, relay)
+    try:
+        d = a.recv(100)
+    except socket.timeout:
+        sys.exit('A: no reply to a%d' % i)
+    if d != b'a%d' % i:
+        sys.exit('A: got %r' % d)
+    b.sendto(b'early%d' % i, relay)
+    time.sleep(0.1)
+b.settimeout(0.2)
+try:
+    d = b.recv(100)
+    sys.exit('B was served while A held the only session: %r' % d)
+except socket.timeout:
+    pass
+print('B dropped', flush=True)
+
+# A goes quiet; once its session idled out, B gets a session
+b.settimeout(0.1)
+start = time.monotonic()
+for i in range(60):
+    b.sendto(b'late%d' % i, relay)
+    try:
+        d = b.recv(100)
+    except socket.timeout:
+        continue
+    if not d.startswith(b'late'):
+        sys.exit('B: got a dropped datagram back: %r' % d)
+    print('B served', flush=True)
+    break
+else:
+    sys.exit('B was never served')
+EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "B dropped" ]
+	[ "${lines[1]}" = "B served" ]
+	# A's session, then B's: one backend socket each, in turn
+	[ "$(grep -c '^peer ' "$TMP/back.out")" -eq 2 ]
+	kill -0 "$PID_relay"
+}
+
+@test "udp-echo unix-dgram: answers a bound python client; socket file removed after SIGTERM" {
+	start_tsock echo udp-echo "unix-dgram:$TMP/echo"
+	[ "$LISTEN_echo" = "unix-dgram:$TMP/echo" ]
+	[ -S "$TMP/echo" ]
+
+	run py_client 10 "$TMP/echo" "$TMP/client.sock" <<'EOF'
+import os, socket, sys
+server, me = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(me)
+s.settimeout(3)
+for n in [1, 2, 100, 1500, 8192, 30000, 60000]:
+    data = os.urandom(n)
+    s.sendto(data, server)
+    try:
+        d, src = s.recvfrom(70000)
+    except socket.timeout:
+        sys.exit('no reply to %d bytes' % n)
+    if d != data:
+        sys.exit('%d bytes came back as %d different bytes' % (n, len(d)))
+    if src != server:
+        sys.exit('reply from %r' % src)
+print('ok')
+EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = ok ]
+
+	kill -TERM "$PID_echo"
+	wait_exit "$PID_echo" 5
+	[ "$EXIT_STATUS" -eq 143 ]
+	[ ! -e "$TMP/echo" ]
+}
+
+@test "udp-echo: the unix-dgram socket file is removed after SIGTERM even if never used" {
+	start_tsock echo udp-echo "unix-dgram:$TMP/idle"
+	[ -S "$TMP/idle" ]
+	kill -TERM "$PID_echo"
+	wait_exit "$PID_echo" 5
+	[ "$EXIT_STATUS" -eq 143 ]
+	[ ! -e "$TMP/idle" ]
+}
