@@ -71,15 +71,6 @@ static bool parse_count(const char *s, unsigned *n)
 	return true;
 }
 
-static int usage_error(poptContext pc, const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tsock: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'tsock --help' for more information.\n");
-	poptFreeContext(pc);
-	return TSOCK_EXIT_USAGE;
-}
-
 /* Parse an endpoint argument; NULL after printing a usage error. */
 static struct endpoint *parse_endpoint(TALLOC_CTX *mem_ctx, const char *text,
 				       bool listening,
@@ -101,6 +92,112 @@ enum {
 	OPT_V4, OPT_V6,
 };
 
+/* The long name of the option whose popt value is val. */
+static const char *option_name(const struct poptOption *options, int val)
+{
+	for (; options->longName != NULL || options->shortName != 0;
+	     options++) {
+		if (options->val == val && options->longName != NULL) {
+			return options->longName;
+		}
+	}
+	return "?";
+}
+
+/* Apply --max-pdu (sizes as in the spec syntax: 64k, 16m); a message. */
+static const char *apply_max_pdu(struct tsock_options *opts,
+				 const char *text)
+{
+	struct tframe_spec probe;
+	const char *why = NULL;
+	char spec[64];
+
+	if ((size_t)snprintf(spec, sizeof(spec), "size=1,max=%s", text) >=
+		    sizeof(spec) ||
+	    tframe_spec_parse(spec, &probe, &why) == -1) {
+		return "--max-pdu needs a positive size (e.g. 65536, 64k, 16m)";
+	}
+	opts->frame.max_pdu = probe.max_pdu;
+	if (tframe_spec_check(&opts->frame, &why) == -1) {
+		return why;
+	}
+	return NULL;
+}
+
+/* Run command with its arguments; the exit status. */
+static int run_command(TALLOC_CTX *mem_ctx, struct tsock_options *opts,
+		       const char *command, const char *a1, const char *a2,
+		       const char *a3)
+{
+	struct endpoint *front, *back;
+	bool listening;
+
+	if (a1 != NULL && a2 != NULL && endpoint_is_type_word(a1) &&
+	    (strcmp(command, "connect") == 0 ||
+	     strcmp(command, "listen") == 0)) {
+		/* "connect tcp 127.0.0.1:445" */
+		a1 = talloc_asprintf(mem_ctx, "%s:%s", a1, a2);
+		a2 = a3;
+		a3 = NULL;
+	}
+	if (strcmp(command, "connect") == 0 ||
+	    strcmp(command, "listen") == 0) {
+		listening = command[0] == 'l';
+		if (a1 == NULL || a2 != NULL) {
+			fprintf(stderr, "tsock: %s takes one ENDPOINT\n",
+				command);
+			return TSOCK_EXIT_USAGE;
+		}
+		front = parse_endpoint(mem_ctx, a1, listening, opts);
+		if (front == NULL) {
+			return TSOCK_EXIT_USAGE;
+		}
+		return listening ? cmd_listen(opts, front)
+				 : cmd_connect(opts, front);
+	}
+	if (strcmp(command, "relay") == 0) {
+		if (a1 == NULL || a2 == NULL || a3 != NULL) {
+			fprintf(stderr, "tsock: relay takes FRONT and BACK\n");
+			return TSOCK_EXIT_USAGE;
+		}
+		front = parse_endpoint(mem_ctx, a1, true, opts);
+		back = front != NULL ? parse_endpoint(mem_ctx, a2, false, opts)
+				     : NULL;
+		if (back == NULL) {
+			return TSOCK_EXIT_USAGE;
+		}
+		if (opts->have_frame && !endpoint_is_stream(front) &&
+		    !endpoint_is_stream(back)) {
+			fprintf(stderr, "tsock: --frame needs a stream "
+				"endpoint on one side\n");
+			return TSOCK_EXIT_USAGE;
+		}
+		return cmd_relay(opts, front, back);
+	}
+	if (strcmp(command, "udp-echo") == 0) {
+		if (a2 != NULL) {
+			fprintf(stderr, "tsock: udp-echo takes at most one "
+				"ENDPOINT\n");
+			return TSOCK_EXIT_USAGE;
+		}
+		front = parse_endpoint(mem_ctx,
+				       a1 != NULL ? a1 : TSOCK_UDP_ECHO_DEFAULT,
+				       true, opts);
+		if (front == NULL) {
+			return TSOCK_EXIT_USAGE;
+		}
+		if (front->kind != EP_UDP && front->kind != EP_UNIX_DGRAM) {
+			fprintf(stderr, "tsock: endpoint '%s': udp-echo needs "
+				"a udp or unix-dgram endpoint\n", front->text);
+			return TSOCK_EXIT_USAGE;
+		}
+		return cmd_udp_echo(opts, front);
+	}
+	fprintf(stderr, "tsock: unknown command '%s' (use connect, listen, "
+		"relay or udp-echo)\n", command);
+	return TSOCK_EXIT_USAGE;
+}
+
 int main(int argc, const char **argv)
 {
 	struct tsock_options opts = {
@@ -111,9 +208,6 @@ int main(int argc, const char **argv)
 		.relay = { .linger_ms = TSOCK_LINGER_MS },
 	};
 	int keep_open = 0, verbose = 0, hexdump = 0, show_version = 0;
-	const char *frame_text = NULL, *max_pdu_text = NULL;
-	char *arg = NULL;
-	int idle_given = 0;
 	struct poptOption options[] = {
 		{ "ipv4", '4', POPT_ARG_NONE, NULL, OPT_V4,
 		  "use IPv4 only", NULL },
@@ -121,21 +215,21 @@ int main(int argc, const char **argv)
 		  "use IPv6 only", NULL },
 		{ "keep-open", 'k', POPT_ARG_NONE, &keep_open, 0,
 		  "listen: serve one client after another", NULL },
-		{ "timeout", 'w', POPT_ARG_STRING, &arg, OPT_TIMEOUT,
+		{ "timeout", 'w', POPT_ARG_STRING, NULL, OPT_TIMEOUT,
 		  "give up connecting after SECS", "SECS" },
-		{ "idle-timeout", 'i', POPT_ARG_STRING, &arg, OPT_IDLE,
+		{ "idle-timeout", 'i', POPT_ARG_STRING, NULL, OPT_IDLE,
 		  "end a relay after SECS without traffic (UDP sessions: "
 		  "default 60)", "SECS" },
-		{ "linger", 'q', POPT_ARG_STRING, &arg, OPT_LINGER,
+		{ "linger", 'q', POPT_ARG_STRING, NULL, OPT_LINGER,
 		  "after end of stream towards a datagram endpoint, wait "
 		  "SECS for replies (default 1)", "SECS" },
-		{ "max-conns", 0, POPT_ARG_STRING, &arg, OPT_MAX_CONNS,
+		{ "max-conns", 0, POPT_ARG_STRING, NULL, OPT_MAX_CONNS,
 		  "relay: at most N clients at once (default 10000)", "N" },
-		{ "max-sessions", 0, POPT_ARG_STRING, &arg, OPT_MAX_SESSIONS,
+		{ "max-sessions", 0, POPT_ARG_STRING, NULL, OPT_MAX_SESSIONS,
 		  "relay: at most N UDP peers at once (default 1000)", "N" },
-		{ "frame", 0, POPT_ARG_STRING, &frame_text, OPT_FRAME,
+		{ "frame", 0, POPT_ARG_STRING, NULL, OPT_FRAME,
 		  "frame the stream side in length-prefixed PDUs", "SPEC" },
-		{ "max-pdu", 0, POPT_ARG_STRING, &max_pdu_text, OPT_MAX_PDU,
+		{ "max-pdu", 0, POPT_ARG_STRING, NULL, OPT_MAX_PDU,
 		  "with --frame: largest PDU accepted (default 16m)",
 		  "BYTES" },
 		{ "verbose", 'v', POPT_ARG_NONE, &verbose, 0,
@@ -150,12 +244,11 @@ int main(int argc, const char **argv)
 		  "show a short usage message", NULL },
 		POPT_TABLEEND
 	};
-	const char *command, *a1, *a2, *a3;
-	struct endpoint *front = NULL, *back = NULL;
-	TALLOC_CTX *mem_ctx;
+	TALLOC_CTX *mem_ctx = talloc_new(NULL);
+	char *frame_text = NULL, *max_pdu_text = NULL, *arg = NULL;
+	const char *command, *a1, *a2, *a3, *why = NULL;
 	poptContext pc;
-	char *joined;
-	int rc, status;
+	int rc, status = TSOCK_EXIT_USAGE;
 
 	/* the library never raises SIGPIPE; this covers everything else */
 	signal(SIGPIPE, SIG_IGN);
@@ -165,6 +258,9 @@ int main(int argc, const char **argv)
 	while ((rc = poptGetNextOpt(pc)) > 0) {
 		bool ok = true;
 
+		/* popt hands over a malloc'd copy of each option's value */
+		free(arg);
+		arg = poptGetOptArg(pc);
 		switch (rc) {
 		case OPT_V4:
 			opts.family = AF_INET;
@@ -178,7 +274,6 @@ int main(int argc, const char **argv)
 		case OPT_IDLE:
 			ok = parse_seconds(arg, &opts.relay.idle_timeout_ms);
 			opts.session_idle_ms = opts.relay.idle_timeout_ms;
-			idle_given = 1;
 			break;
 		case OPT_LINGER:
 			ok = parse_seconds(arg, &opts.relay.linger_ms);
@@ -189,72 +284,63 @@ int main(int argc, const char **argv)
 		case OPT_MAX_SESSIONS:
 			ok = parse_count(arg, &opts.max_sessions);
 			break;
+		case OPT_FRAME:
+			free(frame_text);
+			frame_text = arg;
+			arg = NULL;
+			break;
+		case OPT_MAX_PDU:
+			free(max_pdu_text);
+			max_pdu_text = arg;
+			arg = NULL;
+			break;
 		case OPT_HELP:
 			poptPrintHelp(pc, stdout, 0);
 			fputs(commands_help, stdout);
-			poptFreeContext(pc);
-			return TSOCK_EXIT_OK;
+			status = TSOCK_EXIT_OK;
+			goto out;
 		case OPT_USAGE:
 			poptPrintUsage(pc, stdout, 0);
-			poptFreeContext(pc);
-			return TSOCK_EXIT_OK;
+			status = TSOCK_EXIT_OK;
+			goto out;
 		}
 		if (!ok) {
-			return usage_error(pc, "invalid value '%s' for option",
-					   arg);
+			fprintf(stderr, "tsock: --%s: invalid value '%s'\n",
+				option_name(options, rc), arg);
+			goto usage;
 		}
 	}
 	if (rc < -1) {
 		fprintf(stderr, "tsock: %s: %s\n",
 			poptBadOption(pc, POPT_BADOPTION_NOALIAS),
 			poptStrerror(rc));
-		fprintf(stderr, "Try 'tsock --help' for more information.\n");
-		poptFreeContext(pc);
-		return TSOCK_EXIT_USAGE;
+		goto usage;
 	}
 	if (show_version) {
 		printf("tsock %s\n", PACKAGE_VERSION);
-		poptFreeContext(pc);
-		return TSOCK_EXIT_OK;
+		status = TSOCK_EXIT_OK;
+		goto out;
 	}
-	(void)idle_given;
 	log_is_verbose = verbose != 0;
 	opts.relay.hexdump = hexdump != 0;
 	opts.keep_open = keep_open != 0;
 	if (frame_text != NULL) {
-		const char *why = NULL;
-
 		if (tframe_spec_parse(frame_text, &opts.frame, &why) == -1) {
 			fprintf(stderr, "tsock: --frame '%s': %s\n",
 				frame_text, why);
-			poptFreeContext(pc);
-			return TSOCK_EXIT_USAGE;
+			goto usage;
 		}
 		opts.have_frame = true;
 	}
-	if (max_pdu_text != NULL) {
-		struct tframe_spec probe;
-		char *spec;
-		const char *why = NULL;
-
-		if (!opts.have_frame) {
-			return usage_error(pc, "%s", "--max-pdu needs --frame");
-		}
-		/* reuse the spec parser's size syntax (64k, 16m) */
-		spec = talloc_asprintf(NULL, "size=1,max=%s", max_pdu_text);
-		if (spec == NULL ||
-		    tframe_spec_parse(spec, &probe, &why) == -1) {
-			talloc_free(spec);
-			return usage_error(pc, "invalid value '%s' for --max-pdu",
-					   max_pdu_text);
-		}
-		talloc_free(spec);
-		opts.frame.max_pdu = probe.max_pdu;
-		if (tframe_spec_check(&opts.frame, &why) == -1) {
-			fprintf(stderr, "tsock: --max-pdu: %s\n", why);
-			poptFreeContext(pc);
-			return TSOCK_EXIT_USAGE;
-		}
+	if (max_pdu_text != NULL && !opts.have_frame) {
+		fprintf(stderr, "tsock: --max-pdu needs --frame\n");
+		goto usage;
+	}
+	if (max_pdu_text != NULL &&
+	    (why = apply_max_pdu(&opts, max_pdu_text)) != NULL) {
+		fprintf(stderr, "tsock: --max-pdu '%s': %s\n", max_pdu_text,
+			why);
+		goto usage;
 	}
 
 	command = poptGetArg(pc);
@@ -262,76 +348,25 @@ int main(int argc, const char **argv)
 	a2 = poptGetArg(pc);
 	a3 = poptGetArg(pc);
 	if (command == NULL) {
-		return usage_error(pc, "%s", "missing command (connect, listen, "
-				   "relay or udp-echo)");
+		fprintf(stderr, "tsock: missing command (connect, listen, "
+			"relay or udp-echo)\n");
+		goto usage;
 	}
-	mem_ctx = talloc_new(NULL);
-	joined = NULL;
-	if (a1 != NULL && a2 != NULL && endpoint_is_type_word(a1) &&
-	    (strcmp(command, "connect") == 0 ||
-	     strcmp(command, "listen") == 0)) {
-		/* "connect tcp 127.0.0.1:445" */
-		joined = talloc_asprintf(mem_ctx, "%s:%s", a1, a2);
-		a1 = joined;
-		a2 = a3;
-		a3 = NULL;
+	if (poptPeekArg(pc) != NULL) {
+		fprintf(stderr, "tsock: too many arguments\n");
+		goto usage;
 	}
-
+	status = run_command(mem_ctx, &opts, command, a1, a2, a3);
+	if (status != TSOCK_EXIT_USAGE) {
+		goto out;
+	}
+usage:
 	status = TSOCK_EXIT_USAGE;
-	if (strcmp(command, "connect") == 0 ||
-	    strcmp(command, "listen") == 0) {
-		bool listening = command[0] == 'l';
-
-		if (a1 == NULL || a2 != NULL) {
-			fprintf(stderr, "tsock: %s takes one ENDPOINT\n",
-				command);
-		} else if ((front = parse_endpoint(mem_ctx, a1, listening,
-						   &opts)) != NULL) {
-			if (opts.have_frame && front->kind != EP_UDP &&
-			    front->kind != EP_UNIX_DGRAM) {
-				/* stdio <-> stream: whole PDUs */
-			}
-			status = listening ? cmd_listen(&opts, front)
-					   : cmd_connect(&opts, front);
-		}
-	} else if (strcmp(command, "relay") == 0) {
-		if (a1 == NULL || a2 == NULL || a3 != NULL) {
-			fprintf(stderr, "tsock: relay takes FRONT and BACK\n");
-		} else if ((front = parse_endpoint(mem_ctx, a1, true,
-						   &opts)) != NULL &&
-			   (back = parse_endpoint(mem_ctx, a2, false,
-						  &opts)) != NULL) {
-			if (opts.have_frame && !endpoint_is_stream(front) &&
-			    !endpoint_is_stream(back)) {
-				fprintf(stderr, "tsock: --frame needs a stream "
-					"endpoint on one side\n");
-			} else {
-				status = cmd_relay(&opts, front, back);
-			}
-		}
-	} else if (strcmp(command, "udp-echo") == 0) {
-		if (a2 != NULL) {
-			fprintf(stderr, "tsock: udp-echo takes at most one "
-				"ENDPOINT\n");
-		} else if ((front = parse_endpoint(mem_ctx,
-				a1 != NULL ? a1 : TSOCK_UDP_ECHO_DEFAULT,
-				true, &opts)) != NULL) {
-			if (front->kind != EP_UDP &&
-			    front->kind != EP_UNIX_DGRAM) {
-				fprintf(stderr, "tsock: endpoint '%s': udp-echo "
-					"needs a udp or unix-dgram endpoint\n",
-					front->text);
-			} else {
-				status = cmd_udp_echo(&opts, front);
-			}
-		}
-	} else {
-		fprintf(stderr, "tsock: unknown command '%s' (use connect, "
-			"listen, relay or udp-echo)\n", command);
-	}
-	if (status == TSOCK_EXIT_USAGE) {
-		fprintf(stderr, "Try 'tsock --help' for more information.\n");
-	}
+	fprintf(stderr, "Try 'tsock --help' for more information.\n");
+out:
+	free(arg);
+	free(frame_text);
+	free(max_pdu_text);
 	talloc_free(mem_ctx);
 	poptFreeContext(pc);
 	return status;

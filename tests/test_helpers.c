@@ -71,82 +71,6 @@ static int teardown(void **state)
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 /* ------------------------------------------------------------------ */
-/*
- * tu_loop_until() may only be used for waits that end before its timeout:
- * when its timer fires, tevent frees that timer and tu_loop_until() then
- * frees it a second time (talloc aborts).  tu_loop_count_events() always
- * ends that way.  So waits that are meant to run their whole length use a
- * timer of their own to end a tu_loop_until() run early.
- */
-static void stop_timer(struct tevent_context *ev, struct tevent_timer *te,
-		       struct timeval now, void *private_data)
-{
-	bool *stop = private_data;
-
-	(void)ev;
-	(void)te;
-	(void)now;
-	*stop = true;
-}
-
-/* Run the loop for about ms milliseconds, then return *flag. */
-static bool loop_for(struct tctx *t, const bool *flag, int ms)
-{
-	struct tevent_timer *te;
-	bool stop = false;
-
-	te = tevent_add_timer(t->ev, t->mem,
-			      tevent_timeval_current_ofs(ms / 1000,
-							 (ms % 1000) * 1000),
-			      stop_timer, &stop);
-	assert_non_null(te);
-	/* the timer frees itself when it fires */
-	assert_true(tu_loop_until(t->ev, &stop, ms + TIMEOUT_MS));
-	return *flag;
-}
-
-/*
- * Wait until *flag is set, for at most ms milliseconds; returns whether
- * it was set in time.  A guard timer of our own sets *flag (and records
- * that it did) before tu_loop_until() would time out, so that a request
- * that never completes fails its test instead of aborting the program.
- */
-struct guard {
-	bool *flag;
-	bool fired;
-	struct tevent_timer *te;
-};
-
-static void guard_fired(struct tevent_context *ev, struct tevent_timer *te,
-			struct timeval now, void *private_data)
-{
-	struct guard *g = private_data;
-
-	(void)ev;
-	(void)te;
-	(void)now;
-	g->fired = true;
-	g->te = NULL;		/* tevent frees a timer that fired */
-	*g->flag = true;
-}
-
-static bool wait_flag(struct tctx *t, bool *flag, int ms)
-{
-	struct guard g = { .flag = flag };
-
-	if (*flag) {
-		return true;
-	}
-	g.te = tevent_add_timer(t->ev, t->mem,
-				tevent_timeval_current_ofs(ms / 1000,
-							   (ms % 1000) * 1000),
-				guard_fired, &g);
-	assert_non_null(g.te);
-	(void)tu_loop_until(t->ev, flag, ms + TIMEOUT_MS);
-	TALLOC_FREE(g.te);
-	return *flag && !g.fired;
-}
-
 
 /* Wait (bounded) until req has completed; a failure names the caller. */
 #define wait_req(t, req) wait_req_at(t, req, __FILE__, __LINE__)
@@ -157,7 +81,7 @@ static void wait_req_at(struct tctx *t, struct tevent_req *req,
 
 	assert_non_null(req);
 	tevent_req_set_callback(req, tu_set_done, &done);
-	if (!wait_flag(t, &done, TIMEOUT_MS)) {
+	if (!tu_loop_until(t->ev, &done, TIMEOUT_MS)) {
 		print_error("%s:%d: request not complete after %d ms\n",
 			    file, line, TIMEOUT_MS);
 		fail();
@@ -546,9 +470,9 @@ static void test_pdu_byte_by_byte(void **state)
 
 	c = chain_start(t, r, lens, n);
 	trickle_next(tr);
-	assert_true(wait_flag(t, &c->done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &c->done, TIMEOUT_MS));
 	chain_check(c);
-	assert_true(wait_flag(t, &tr->done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &tr->done, TIMEOUT_MS));
 	assert_int_equal(tr->err, 0);
 	assert_int_equal(tr->pos, tr->len);
 	assert_int_equal(tstream_pending_bytes(r), 0);
@@ -582,7 +506,7 @@ static void test_pdu_many_in_one_write(void **state)
 	c->total = total;
 	c->check_pending = true;
 	assert_int_equal(do_writev(t, w, buf, total, &err), (int)total);
-	assert_true(wait_flag(t, &c->done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &c->done, TIMEOUT_MS));
 	chain_check(c);
 	assert_int_equal(c->consumed, total);
 	assert_int_equal(tstream_pending_bytes(r), 0);
@@ -682,11 +606,17 @@ static void test_pdu_eof_mid_pdu(void **state)
 
 #define QMAX 64
 
-/* Completion bookkeeping for up to QMAX queued requests. */
+/*
+ * Completion bookkeeping for up to QMAX queued requests.  The callbacks
+ * keep their requests (freed at the end of the test): the next request in
+ * a queue must start when the one before it completes, not only when the
+ * caller gets round to freeing it.
+ */
 struct qrun {
 	struct qone {
 		struct qrun *q;
 		int idx;
+		struct tevent_req *req;
 	} one[QMAX];
 	int ret[QMAX];
 	int err[QMAX];
@@ -710,6 +640,17 @@ static struct qrun *qrun_new(TALLOC_CTX *mem_ctx, unsigned expected)
 	return q;
 }
 
+/* Free the requests that are left. */
+static void qrun_free(struct qrun *q)
+{
+	int i;
+
+	for (i = 0; i < QMAX; i++) {
+		TALLOC_FREE(q->one[i].req);
+	}
+	talloc_free(q);
+}
+
 static void qrun_record(struct qone *o, int ret, int err)
 {
 	struct qrun *q = o->q;
@@ -729,7 +670,6 @@ static void qwrite_done(struct tevent_req *req)
 	int err = 0;
 	int ret = tstream_writev_queue_recv(req, &err);
 
-	talloc_free(req);
 	qrun_record(o, ret, err);
 }
 
@@ -810,15 +750,16 @@ static void test_writev_queue_order(void **state)
 						&iov[i], 1);
 		assert_non_null(req);
 		tevent_req_set_callback(req, qwrite_done, &q->one[i]);
+		q->one[i].req = req;
 	}
-	assert_true(wait_flag(t, &q->done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &q->done, TIMEOUT_MS));
 	for (i = 0; i < n; i++) {
 		assert_int_equal(q->ret[i], i + 1);
 		assert_int_equal(q->order[i], i);
 	}
 	assert_int_equal(tevent_queue_length(queue), 0);
 	qcheck_stream(t, r, n, -1);
-	talloc_free(q);
+	qrun_free(q);
 	talloc_free(queue);
 	talloc_free(w);
 	talloc_free(r);
@@ -854,14 +795,16 @@ static void test_writev_queue_free_waiting(void **state)
 						    &iov[i], 1);
 		assert_non_null(reqs[i]);
 		tevent_req_set_callback(reqs[i], qwrite_done, &q->one[i]);
+		q->one[i].req = reqs[i];
 	}
 	/* nothing ran yet: the victim is waiting behind five others */
 	qlen = tevent_queue_length(queue);
 	assert_true(qlen > 0);
 	talloc_free(reqs[victim]);
+	q->one[victim].req = NULL;
 	assert_int_equal(tevent_queue_length(queue), qlen - 1);
 
-	assert_true(wait_flag(t, &q->done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &q->done, TIMEOUT_MS));
 	assert_false(q->fired[victim]);
 	for (i = 0; i < n - 1; i++) {
 		int idx = i < victim ? i : i + 1;
@@ -870,7 +813,7 @@ static void test_writev_queue_free_waiting(void **state)
 		assert_int_equal(q->ret[idx], idx + 1);
 	}
 	qcheck_stream(t, r, n, victim);
-	talloc_free(q);
+	qrun_free(q);
 	talloc_free(queue);
 	talloc_free(w);
 	talloc_free(r);
@@ -885,7 +828,6 @@ static void qpdu_done(struct tevent_req *req)
 	int err = 0;
 	int ret = tstream_readv_pdu_queue_recv(req, &err);
 
-	talloc_free(req);
 	qrun_record(o, ret, err);
 }
 
@@ -917,10 +859,11 @@ static void test_readv_pdu_queue_order(void **state)
 						   pdu_next_vector, p[i]);
 		assert_non_null(req);
 		tevent_req_set_callback(req, qpdu_done, &q->one[i]);
+		q->one[i].req = req;
 	}
 	buf = pdus_build(t->mem, lens, (size_t)n, &total);
 	assert_int_equal(do_writev(t, w, buf, total, &err), (int)total);
-	assert_true(wait_flag(t, &q->done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &q->done, TIMEOUT_MS));
 	for (i = 0; i < n; i++) {
 		const char *why;
 
@@ -934,7 +877,7 @@ static void test_readv_pdu_queue_order(void **state)
 	}
 	assert_int_equal(tstream_pending_bytes(r), 0);
 	talloc_free(buf);
-	talloc_free(q);
+	qrun_free(q);
 	talloc_free(queue);
 	talloc_free(w);
 	talloc_free(r);
@@ -983,7 +926,6 @@ static void qsendto_done(struct tevent_req *req)
 	int err = 0;
 	ssize_t ret = tdgram_sendto_queue_recv(req, &err);
 
-	talloc_free(req);
 	qrun_record(o, (int)ret, err);
 }
 
@@ -1026,17 +968,18 @@ static void test_dgram_sendto_queue_order(void **state)
 					       bufs[i], (size_t)i + 1, NULL);
 		assert_non_null(req);
 		tevent_req_set_callback(req, qsendto_done, &q->one[i]);
+		q->one[i].req = req;
 	}
 	/*
 	 * Let the queue fill the socket up before anyone reads (the kernel
 	 * queues only about 10 datagrams, so the rest have to wait).
 	 */
-	(void)loop_for(t, &q->done, 20);
+	(void)tu_loop_until(t->ev, &q->done, 20);
 	sink->fd = sv[1];
 	fde = tevent_add_fd(t->ev, t->mem, sv[1], TEVENT_FD_READ,
 			    dgram_sink_read, sink);
 	assert_non_null(fde);
-	assert_true(wait_flag(t, &q->done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &q->done, TIMEOUT_MS));
 	/* one more pass for the datagrams sent last */
 	dgram_sink_read(t->ev, fde, TEVENT_FD_READ, sink);
 	talloc_free(fde);
@@ -1054,7 +997,7 @@ static void test_dgram_sendto_queue_order(void **state)
 	}
 	talloc_free(d);
 	close(sv[1]);
-	talloc_free(q);
+	qrun_free(q);
 	talloc_free(queue);
 	talloc_free(sink);
 	for (i = 0; i < n; i++) {

@@ -78,107 +78,6 @@ static int teardown(void **state)
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 /* ------------------------------------------------------------------ */
-/*
- * tu_loop_until() may only be used for waits that end before its timeout:
- * when its timer fires, tevent frees that timer and tu_loop_until() then
- * frees it a second time (talloc aborts).  tu_loop_count_events() always
- * ends that way.  So waits that are meant to run their whole length use a
- * timer of their own to end a tu_loop_until() run early.
- */
-static void stop_timer(struct tevent_context *ev, struct tevent_timer *te,
-		       struct timeval now, void *private_data)
-{
-	bool *stop = private_data;
-
-	(void)ev;
-	(void)te;
-	(void)now;
-	*stop = true;
-}
-
-/* Run the loop for about ms milliseconds, then return *flag. */
-static bool loop_for(struct tctx *t, const bool *flag, int ms)
-{
-	struct tevent_timer *te;
-	bool stop = false;
-
-	te = tevent_add_timer(t->ev, t->mem,
-			      tevent_timeval_current_ofs(ms / 1000,
-							 (ms % 1000) * 1000),
-			      stop_timer, &stop);
-	assert_non_null(te);
-	/* the timer frees itself when it fires */
-	assert_true(tu_loop_until(t->ev, &stop, ms + TIMEOUT_MS));
-	return *flag;
-}
-
-static void count_trace(enum tevent_trace_point tp, void *private_data)
-{
-	unsigned *n = private_data;
-
-	if (tp == TEVENT_TRACE_AFTER_LOOP_ONCE) {
-		(*n)++;
-	}
-}
-
-/*
- * Run the loop for about ms milliseconds and count the events it handled
- * (what tu_loop_count_events() means to do), not counting the timer that
- * ends the run.
- */
-static unsigned count_events(struct tctx *t, int ms)
-{
-	bool unused = false;
-	unsigned n = 0;
-
-	tevent_set_trace_callback(t->ev, count_trace, &n);
-	(void)loop_for(t, &unused, ms);
-	tevent_set_trace_callback(t->ev, NULL, NULL);
-	return n > 0 ? n - 1 : 0;
-}
-
-/*
- * Wait until *flag is set, for at most ms milliseconds; returns whether
- * it was set in time.  A guard timer of our own sets *flag (and records
- * that it did) before tu_loop_until() would time out, so that a request
- * that never completes fails its test instead of aborting the program.
- */
-struct guard {
-	bool *flag;
-	bool fired;
-	struct tevent_timer *te;
-};
-
-static void guard_fired(struct tevent_context *ev, struct tevent_timer *te,
-			struct timeval now, void *private_data)
-{
-	struct guard *g = private_data;
-
-	(void)ev;
-	(void)te;
-	(void)now;
-	g->fired = true;
-	g->te = NULL;		/* tevent frees a timer that fired */
-	*g->flag = true;
-}
-
-static bool wait_flag(struct tctx *t, bool *flag, int ms)
-{
-	struct guard g = { .flag = flag };
-
-	if (*flag) {
-		return true;
-	}
-	g.te = tevent_add_timer(t->ev, t->mem,
-				tevent_timeval_current_ofs(ms / 1000,
-							   (ms % 1000) * 1000),
-				guard_fired, &g);
-	assert_non_null(g.te);
-	(void)tu_loop_until(t->ev, flag, ms + TIMEOUT_MS);
-	TALLOC_FREE(g.te);
-	return *flag && !g.fired;
-}
-
 
 /* Wait (bounded) until req has completed; a failure names the caller. */
 #define wait_req(t, req) \
@@ -192,7 +91,7 @@ static void wait_req_at(struct tctx *t, struct tevent_req *req, int ms,
 
 	assert_non_null(req);
 	tevent_req_set_callback(req, tu_set_done, &done);
-	if (!wait_flag(t, &done, ms)) {
+	if (!tu_loop_until(t->ev, &done, ms)) {
 		print_error("%s:%d: request not complete after %d ms\n",
 			    file, line, ms);
 		fail();
@@ -271,7 +170,7 @@ static void wait_readable(struct tctx *t, int fd)
 	fde = tevent_add_fd(t->ev, t->mem, fd, TEVENT_FD_READ, fd_ready,
 			    &ready);
 	assert_non_null(fde);
-	assert_true(wait_flag(t, &ready, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &ready, TIMEOUT_MS));
 	talloc_free(fde);
 }
 
@@ -916,7 +815,7 @@ static void test_large_transfer(void **state)
 
 	big_read_next(x);
 	big_write_next(x);
-	assert_true(wait_flag(t, &x->done, BIG_TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &x->done, BIG_TIMEOUT_MS));
 	assert_int_equal(x->werr, 0);
 	assert_int_equal(x->rerr, 0);
 	assert_int_equal(x->written, BIG_TOTAL);
@@ -959,11 +858,11 @@ static void test_readv_multi_vector(void **state)
 	talloc_free(iov);
 
 	raw_write(raw, msg, 5);
-	assert_false(loop_for(t, &done, 50));
+	assert_false(tu_loop_until(t->ev, &done, 50));
 	raw_write(raw, msg + 5, 5);
-	assert_false(loop_for(t, &done, 50));
+	assert_false(tu_loop_until(t->ev, &done, 50));
 	raw_write(raw, msg + 10, 6);
-	assert_true(wait_flag(t, &done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &done, TIMEOUT_MS));
 	assert_int_equal(tstream_readv_recv(req, &err), 16);
 	talloc_free(req);
 	assert_memory_equal(a, msg, 3);
@@ -1149,10 +1048,10 @@ static void writev_blocked_then_peer_gone(struct tctx *t,
 	req = tstream_writev_send(t->mem, t->ev, s, &iov, 1);
 	assert_non_null(req);
 	tevent_req_set_callback(req, tu_set_done, &done);
-	assert_false(loop_for(t, &done, 50));
+	assert_false(tu_loop_until(t->ev, &done, 50));
 	/* the peer goes with unread data: TCP answers with a reset */
 	close(peer_fd);
-	if (!wait_flag(t, &done, PROMPT_MS)) {
+	if (!tu_loop_until(t->ev, &done, PROMPT_MS)) {
 		fail_msg("pending writev still waiting %d ms after the peer "
 			 "closed", PROMPT_MS);
 	}
@@ -1225,7 +1124,7 @@ static void test_readv_ebusy(void **state)
 	assert_true(tevent_req_is_in_progress(r1));
 
 	raw_write(raw, "data", 4);
-	assert_true(wait_flag(t, &done1, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &done1, TIMEOUT_MS));
 	assert_int_equal(tstream_readv_recv(r1, &err), 4);
 	assert_memory_equal(b1, "data", 4);
 	talloc_free(r1);
@@ -1278,13 +1177,13 @@ static void test_writev_ebusy(void **state)
 	tevent_req_set_callback(r1, tu_set_done, &rdone);
 
 	assert_int_equal(do_readv(t, s2, back, MIB, &err), (int)MIB);
-	assert_true(wait_flag(t, &wdone, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &wdone, TIMEOUT_MS));
 	assert_int_equal(tstream_writev_recv(w1, &err), (int)MIB);
 	talloc_free(w1);
 	assert_memory_equal(back, big, MIB);
 
 	assert_int_equal(do_writev(t, s2, "!", 1, &err), 1);
-	assert_true(wait_flag(t, &rdone, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &rdone, TIMEOUT_MS));
 	assert_int_equal(tstream_readv_recv(r1, &err), 1);
 	assert_int_equal(c, '!');
 	talloc_free(r1);
@@ -1323,7 +1222,7 @@ static void test_disconnect_ebusy(void **state)
 	talloc_free(d);
 	assert_false(rdone);
 	assert_int_equal(do_writev(t, s2, "abcd", 4, &err), 4);
-	assert_true(wait_flag(t, &rdone, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &rdone, TIMEOUT_MS));
 	assert_int_equal(tstream_readv_recv(r, &err), 4);
 	assert_memory_equal(buf, "abcd", 4);
 	talloc_free(r);
@@ -1538,7 +1437,7 @@ static void test_cancel_readv(void **state)
 	assert_non_null(req);
 	tevent_req_set_callback(req, set_fired, &f);
 	/* let it get going (and wait on the socket) */
-	assert_false(loop_for(t, &f.fired, 20));
+	assert_false(tu_loop_until(t->ev, &f.fired, 20));
 	talloc_free(req);
 
 	raw_write(raw, "hello", 5);
@@ -1588,7 +1487,7 @@ static void test_cancel_writev(void **state)
 	req = tstream_writev_send(t->mem, t->ev, s, &iov, 1);
 	assert_non_null(req);
 	tevent_req_set_callback(req, set_fired, &f);
-	assert_false(loop_for(t, &f.fired, 20));
+	assert_false(tu_loop_until(t->ev, &f.fired, 20));
 	talloc_free(req);
 
 	iov = (struct iovec){ .iov_base = discard_const("BBBBBBBBBB"),
@@ -1605,7 +1504,7 @@ static void test_cancel_writev(void **state)
 		raw_read(t, sv[1], fill, want);
 		drained += want;
 	}
-	assert_true(wait_flag(t, &done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &done, TIMEOUT_MS));
 	assert_int_equal(tstream_writev_recv(req, &err), 10);
 	talloc_free(req);
 	raw_read(t, sv[1], buf, 10);
@@ -1644,14 +1543,14 @@ static void test_free_stream_with_pending(void **state)
 	w = tstream_writev_send(t->mem, t->ev, s1, &wiov, 1);
 	assert_non_null(w);
 	tevent_req_set_callback(w, set_fired, &fw);
-	assert_false(loop_for(t, &fr.fired, 20));
+	assert_false(tu_loop_until(t->ev, &fr.fired, 20));
 
 	fds = tu_count_fds();
 	talloc_free(s1);
 	assert_int_equal(tu_count_fds(), fds - 1);
 	/* wake the old socket's side up: the peer writes and reads */
 	(void)do_writev(t, s2, "wake", 4, &err);
-	assert_false(loop_for(t, &fr.fired, 50));
+	assert_false(tu_loop_until(t->ev, &fr.fired, 50));
 	assert_false(fr.fired);
 	assert_false(fw.fired);
 	talloc_free(r);
@@ -1691,9 +1590,9 @@ static void idle_after_peer_gone(struct tctx *t, struct tstream_context *s,
 	req = tstream_readv_send(t->mem, t->ev, s, &iov, 1);
 	assert_non_null(req);
 	tevent_req_set_callback(req, tu_set_done, &done);
-	assert_false(loop_for(t, &done, 20));
+	assert_false(tu_loop_until(t->ev, &done, 20));
 	raw_write(raw, "abc", 3);
-	assert_true(wait_flag(t, &done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &done, TIMEOUT_MS));
 	assert_int_equal(tstream_readv_recv(req, &err), 3);
 	assert_memory_equal(buf, "abc", 3);
 	talloc_free(req);
@@ -1703,9 +1602,9 @@ static void idle_after_peer_gone(struct tctx *t, struct tstream_context *s,
 	req = tstream_writev_send(t->mem, t->ev, s, &iov, 1);
 	assert_non_null(req);
 	tevent_req_set_callback(req, tu_set_done, &done);
-	assert_false(loop_for(t, &done, 20));
+	assert_false(tu_loop_until(t->ev, &done, 20));
 	raw_read(t, raw, back, wsize);
-	assert_true(wait_flag(t, &done, TIMEOUT_MS));
+	assert_true(tu_loop_until(t->ev, &done, TIMEOUT_MS));
 	assert_int_equal(tstream_writev_recv(req, &err), (int)wsize);
 	assert_memory_equal(back, big, wsize);
 	talloc_free(req);
@@ -1715,14 +1614,14 @@ static void idle_after_peer_gone(struct tctx *t, struct tstream_context *s,
 	} else {
 		assert_int_equal(shutdown(raw, SHUT_WR), 0);
 	}
-	events = count_events(t, 200);
+	events = tu_loop_count_events(t->ev, 200);
 	if (events != 0) {
 		fail_msg("idle stream woke the loop %u times in 200 ms",
 			 events);
 	}
 	assert_int_equal(do_readv(t, s, buf, 1, &err), -1);
 	assert_int_equal(err, EPIPE);
-	events = count_events(t, 100);
+	events = tu_loop_count_events(t->ev, 100);
 	if (events != 0) {
 		fail_msg("stream at EOF woke the loop %u times in 100 ms",
 			 events);
@@ -1761,14 +1660,16 @@ static void test_no_spin_tcp_peer_closed(void **state)
 {
 	struct tctx *t = *state;
 	struct tstream_context *s;
-	int lfd, afd, small = 4096;
+	int lfd, afd;
 
 	s = tcp_pair(t, &lfd, &afd);
 	close(lfd);
-	/* a small receive buffer, and more than the largest send buffer */
-	assert_int_equal(setsockopt(afd, SOL_SOCKET, SO_RCVBUF, &small,
-				    sizeof(small)), 0);
-	idle_after_peer_gone(t, s, afd, true, 8 * MIB);
+	/*
+	 * More than the largest send buffer and the receive window of a
+	 * socket nobody reads.  (A tiny receive buffer would make the
+	 * transfer crawl on persist timers.)
+	 */
+	idle_after_peer_gone(t, s, afd, true, 16 * MIB);
 	talloc_free(s);
 }
 

@@ -6,8 +6,8 @@
 setup() {
 	load helpers
 	setup_tmp
-	# the interpreter itself: a wrapper such as a pyenv shim forks it,
-	# and killing the wrapper would leave the server running
+	# the interpreter itself, in case python3 is a wrapper that forks it:
+	# killing such a wrapper would leave a server running
 	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
 }
 
