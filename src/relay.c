@@ -19,7 +19,7 @@
 #include "relay.h"
 
 /* Largest chunk read from a stream in one go. */
-#define RELAY_STREAM_CHUNK (256 * 1024)
+#define RELAY_STREAM_CHUNK (1024 * 1024)
 /* Largest datagram we send: the most UDP over IPv4 can carry. */
 #define RELAY_DGRAM_MAX 65507
 
@@ -33,6 +33,7 @@ struct pump {
 	bool add_header;		/* datagram into a framed stream */
 	bool strip_header;		/* framed stream into datagrams */
 	size_t chunk;			/* largest raw read */
+	bool keep;			/* keep the buffer for the next read */
 
 	uint8_t *buf;			/* the data in flight */
 	size_t len;
@@ -212,7 +213,10 @@ static void pump_written(struct tevent_req *subreq)
 		n = tdgram_sendto_recv(subreq, &err);
 	}
 	talloc_free(subreq);
-	TALLOC_FREE(p->buf);
+	if (!p->keep) {
+		TALLOC_FREE(p->buf);
+	}
+	p->keep = false;
 	if (n == -1) {
 		if (err == EPIPE && p->dst->is_stdio) {
 			/* the reader of our output is gone: a quiet end */
@@ -324,56 +328,38 @@ static void pump_read_pdu_done(struct tevent_req *subreq)
 }
 
 /*
- * Raw stream reads take what has arrived: the bytes the stream says are
- * pending, or one byte when none are (which waits for data), and then
- * whatever came with that byte.
+ * Raw stream reads take whatever has arrived, up to the buffer's size.
+ * The buffer is kept while reads fill it (a bulk transfer) and given back
+ * when a read does not (the flow is drained, or it is a trickle), so an
+ * idle relay holds no buffer at all.  Only the bytes actually received
+ * touch memory: a large buffer for a small message costs a page or two.
  */
-static void pump_read_chunk(struct pump *p);
-
 static void pump_read_chunk_done(struct tevent_req *subreq)
 {
 	struct pump *p = tevent_req_callback_data_void(subreq);
 	int err = 0;
-	int n;
+	ssize_t n;
 
 	p->req = NULL;
-	n = tstream_readv_recv(subreq, &err);
+	n = tstream_read_some_recv(subreq, &err);
 	talloc_free(subreq);
-	if (n == -1) {
-		pump_got(p, -1, err);
-		return;
-	}
-	p->len += (size_t)n;
-	if (n == 1 && p->len == 1 &&
-	    tstream_pending_bytes(p->src->stream) > 0) {
-		pump_read_chunk(p);	/* the rest of what just came */
-		return;
-	}
-	pump_got(p, (ssize_t)p->len, 0);
+	p->keep = n > 0 && (size_t)n == p->chunk;
+	pump_got(p, n, err);
 }
 
 static void pump_read_chunk(struct pump *p)
 {
 	struct relay *r = p->relay;
-	ssize_t pending = tstream_pending_bytes(p->src->stream);
-	size_t want, room;
 
 	if (p->buf == NULL) {
-		p->len = 0;
-		p->buf = talloc_size(p->relay, p->chunk);
+		p->buf = talloc_size(r, p->chunk);
 		if (p->buf == NULL) {
 			pump_fail(p, p->src, ENOMEM);
 			return;
 		}
 	}
-	room = p->chunk - p->len;
-	want = pending > 0 ? (size_t)pending : 1;
-	if (want > room) {
-		want = room;
-	}
-	p->iov[0].iov_base = p->buf + p->len;
-	p->iov[0].iov_len = want;
-	p->req = tstream_readv_send(r, r->ev, p->src->stream, p->iov, 1);
+	p->req = tstream_read_some_send(r, r->ev, p->src->stream, p->buf,
+					p->chunk);
 	if (p->req == NULL) {
 		pump_fail(p, p->src, ENOMEM);
 		return;

@@ -179,6 +179,23 @@ struct tevent_req *tstream_shutdown_send(TALLOC_CTX *mem_ctx,
 /* Result of tstream_shutdown_send(): 0, or -1 and *perrno. */
 int tstream_shutdown_recv(struct tevent_req *req, int *perrno);
 
+/*
+ * Beyond the tsocket guide: read whatever has arrived.  Completes as soon
+ * as at least one byte (and at most len) has been read into buf, which
+ * must stay valid until then.  This is what a relay wants: one read per
+ * wakeup, however much came.  It uses the stream's read slot (EBUSY while
+ * a readv is pending, and the other way round), len 0 or buf NULL fails
+ * with EINVAL, end of stream with EPIPE.  Streams whose backend has no
+ * such operation get it built from tstream_pending_bytes and readv.
+ */
+struct tevent_req *tstream_read_some_send(TALLOC_CTX *mem_ctx,
+					  struct tevent_context *ev,
+					  struct tstream_context *stream,
+					  uint8_t *buf, size_t len);
+
+/* Result of tstream_read_some_send(): bytes read, or -1 and *perrno. */
+ssize_t tstream_read_some_recv(struct tevent_req *req, int *perrno);
+
 /* ------------------------------------------------------------------ */
 /* PDU and queue helpers                                              */
 /* ------------------------------------------------------------------ */

@@ -46,6 +46,7 @@ struct tstream_bsd_io_state {
 	size_t count;
 	struct iovec small[4];	/* saves an allocation for short vectors */
 	int total;
+	bool some;		/* read_some: done after the first bytes */
 	int (*try_io)(struct tstream_bsd_io_state *state);
 	int (*watch)(struct tsocket_bsd_fd *bfd, struct tevent_context *ev,
 		     tsocket_bsd_fd_handler_t handler, void *private_data);
@@ -82,7 +83,7 @@ static int tstream_bsd_readv_try(struct tstream_bsd_io_state *state)
 			}
 			return errno == EWOULDBLOCK ? EAGAIN : errno;
 		}
-		if (tstream_bsd_io_advance(state, n) == 0) {
+		if (tstream_bsd_io_advance(state, n) == 0 || state->some) {
 			return 0;
 		}
 	}
@@ -144,7 +145,8 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 					      struct tevent_context *ev,
 					      struct tstream_context *stream,
 					      const struct iovec *vector,
-					      size_t count, bool reading)
+					      size_t count, bool reading,
+					      bool some)
 {
 	struct tstream_bsd *bsd = tstream_context_data(stream,
 						       struct tstream_bsd);
@@ -157,6 +159,7 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 		return NULL;
 	}
 	state->bsd = bsd;
+	state->some = some;
 	state->try_io = reading ? tstream_bsd_readv_try
 				: tstream_bsd_writev_try;
 	state->watch = reading ? tsocket_bsd_fd_watch_read
@@ -212,7 +215,24 @@ static struct tevent_req *tstream_bsd_readv_send(TALLOC_CTX *mem_ctx,
 						 struct iovec *vector,
 						 size_t count)
 {
-	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, true);
+	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, true,
+				   false);
+}
+
+static struct tevent_req *tstream_bsd_read_some_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream,
+					uint8_t *buf, size_t len)
+{
+	struct iovec v = { .iov_base = buf, .iov_len = len };
+
+	return tstream_bsd_io_send(mem_ctx, ev, stream, &v, 1, true, true);
+}
+
+static ssize_t tstream_bsd_read_some_recv(struct tevent_req *req,
+					  int *perrno)
+{
+	return tstream_bsd_io_recv(req, perrno);
 }
 
 static struct tevent_req *tstream_bsd_writev_send(TALLOC_CTX *mem_ctx,
@@ -221,7 +241,8 @@ static struct tevent_req *tstream_bsd_writev_send(TALLOC_CTX *mem_ctx,
 					const struct iovec *vector,
 					size_t count)
 {
-	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, false);
+	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, false,
+				   false);
 }
 
 /* ---------------------------------------------------------------- disconnect */
@@ -301,6 +322,8 @@ static const struct tstream_context_ops tstream_bsd_ops = {
 	.disconnect_recv = tstream_bsd_disconnect_recv,
 	.shutdown_send = tstream_bsd_shutdown_send,
 	.shutdown_recv = tstream_bsd_disconnect_recv,
+	.read_some_send = tstream_bsd_read_some_send,
+	.read_some_recv = tstream_bsd_read_some_recv,
 };
 
 /* ---------------------------------------------------------------- constructors */

@@ -156,6 +156,17 @@ struct tstream_context_ops {
 					    struct tevent_context *ev,
 					    struct tstream_context *stream);
 	int (*shutdown_recv)(struct tevent_req *req, int *perrno);
+
+	/*
+	 * Optional (NULL: built from pending_bytes and readv_send).  Read
+	 * between 1 and len bytes, whatever has arrived; EPIPE at end of
+	 * stream.  Same slot rules as readv_send; len is never 0.
+	 */
+	struct tevent_req *(*read_some_send)(TALLOC_CTX *mem_ctx,
+					     struct tevent_context *ev,
+					     struct tstream_context *stream,
+					     uint8_t *buf, size_t len);
+	ssize_t (*read_some_recv)(struct tevent_req *req, int *perrno);
 };
 
 struct tstream_context *_tstream_context_create(TALLOC_CTX *mem_ctx,

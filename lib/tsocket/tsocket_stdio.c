@@ -133,6 +133,7 @@ struct tstream_stdio_io_state {
 	size_t count;
 	int total;
 	bool reading;
+	bool some;		/* read_some: done after the first bytes */
 };
 
 /* Write without ever raising SIGPIPE, even on pipes and terminals. */
@@ -194,7 +195,7 @@ static int tstream_stdio_try(struct tstream_stdio_io_state *state)
 		state->total += (int)n;
 		tsocket_iovec_advance(&state->vector, &state->count,
 				      (size_t)n);
-		if (state->count == 0) {
+		if (state->count == 0 || state->some) {
 			return 0;
 		}
 	}
@@ -230,7 +231,7 @@ static struct tevent_req *tstream_stdio_io_send(TALLOC_CTX *mem_ctx,
 					struct tevent_context *ev,
 					struct tstream_stdio_side *side,
 					const struct iovec *vector,
-					size_t count, bool reading)
+					size_t count, bool reading, bool some)
 {
 	struct tevent_req *req;
 	struct tstream_stdio_io_state *state;
@@ -243,6 +244,7 @@ static struct tevent_req *tstream_stdio_io_send(TALLOC_CTX *mem_ctx,
 	}
 	state->side = side;
 	state->reading = reading;
+	state->some = some;
 	if (side->fd == -1) {
 		tevent_req_error(req, reading ? ENOTCONN : EPIPE);
 		return tevent_req_post(req, ev);
@@ -304,7 +306,26 @@ static struct tevent_req *tstream_stdio_readv_send(TALLOC_CTX *mem_ctx,
 						struct tstream_stdio);
 
 	return tstream_stdio_io_send(mem_ctx, ev, &stdio->in, vector, count,
+				     true, false);
+}
+
+static struct tevent_req *tstream_stdio_read_some_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream,
+					uint8_t *buf, size_t len)
+{
+	struct tstream_stdio *stdio = tstream_context_data(stream,
+						struct tstream_stdio);
+	struct iovec v = { .iov_base = buf, .iov_len = len };
+
+	return tstream_stdio_io_send(mem_ctx, ev, &stdio->in, &v, 1, true,
 				     true);
+}
+
+static ssize_t tstream_stdio_read_some_recv(struct tevent_req *req,
+					    int *perrno)
+{
+	return tstream_stdio_io_recv(req, perrno);
 }
 
 static struct tevent_req *tstream_stdio_writev_send(TALLOC_CTX *mem_ctx,
@@ -317,7 +338,7 @@ static struct tevent_req *tstream_stdio_writev_send(TALLOC_CTX *mem_ctx,
 						struct tstream_stdio);
 
 	return tstream_stdio_io_send(mem_ctx, ev, &stdio->out, vector, count,
-				     false);
+				     false, false);
 }
 
 /* ---------------------------------------------------------------- closing */
@@ -404,6 +425,8 @@ static const struct tstream_context_ops tstream_stdio_ops = {
 	.disconnect_recv = tstream_stdio_close_recv,
 	.shutdown_send = tstream_stdio_shutdown_send,
 	.shutdown_recv = tstream_stdio_close_recv,
+	.read_some_send = tstream_stdio_read_some_send,
+	.read_some_recv = tstream_stdio_read_some_recv,
 };
 
 int _tstream_stdio_create(TALLOC_CTX *mem_ctx, int read_fd, int write_fd,

@@ -378,3 +378,162 @@ int tstream_shutdown_recv(struct tevent_req *req, int *perrno)
 {
 	return tstream_io_recv(req, perrno) == -1 ? -1 : 0;
 }
+
+/* ---------------------------------------------------------------- read_some */
+
+/*
+ * For backends without a read_some op: read what pending_bytes says has
+ * arrived, or one byte (which waits for data) and then what came with
+ * it.  Called on the backend ops directly: the public request already
+ * holds the read slot.
+ */
+struct tstream_read_some_fallback_state {
+	struct tevent_context *ev;
+	struct tstream_context *stream;
+	uint8_t *buf;
+	size_t len, got;
+	struct iovec iov;
+};
+
+static void tstream_read_some_fallback_done(struct tevent_req *subreq);
+
+static void tstream_read_some_fallback_next(struct tevent_req *req)
+{
+	struct tstream_read_some_fallback_state *state = tevent_req_data(req,
+				struct tstream_read_some_fallback_state);
+	const struct tstream_context_ops *ops = state->stream->ops;
+	struct tevent_req *subreq;
+	ssize_t pending = ops->pending_bytes(state->stream);
+	size_t want;
+
+	if (state->got > 0 && (pending <= 0 || state->got == state->len)) {
+		tevent_req_done(req);
+		return;
+	}
+	want = pending > 0 ? (size_t)pending : 1;
+	if (want > state->len - state->got) {
+		want = state->len - state->got;
+	}
+	state->iov.iov_base = state->buf + state->got;
+	state->iov.iov_len = want;
+	subreq = ops->readv_send(state, state->ev, state->stream, &state->iov,
+				 1);
+	if (tevent_req_nomem(subreq, req)) {
+		return;
+	}
+	tevent_req_set_callback(subreq, tstream_read_some_fallback_done, req);
+}
+
+static void tstream_read_some_fallback_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tstream_read_some_fallback_state *state = tevent_req_data(req,
+				struct tstream_read_some_fallback_state);
+	int err = 0;
+	int n;
+
+	n = state->stream->ops->readv_recv(subreq, &err);
+	TALLOC_FREE(subreq);
+	if (n == -1) {
+		if (state->got > 0) {
+			/* deliver what came; the error comes again next time */
+			tevent_req_done(req);
+			return;
+		}
+		tevent_req_error(req, err);
+		return;
+	}
+	state->got += (size_t)n;
+	tstream_read_some_fallback_next(req);
+}
+
+static struct tevent_req *tstream_read_some_fallback_send(
+	TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+	struct tstream_context *stream, uint8_t *buf, size_t len)
+{
+	struct tevent_req *req;
+	struct tstream_read_some_fallback_state *state;
+
+	req = tevent_req_create(mem_ctx, &state,
+				struct tstream_read_some_fallback_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->ev = ev;
+	state->stream = stream;
+	state->buf = buf;
+	state->len = len;
+	tstream_read_some_fallback_next(req);
+	if (!tevent_req_is_in_progress(req)) {
+		return tevent_req_post(req, ev);
+	}
+	return req;
+}
+
+static ssize_t tstream_read_some_fallback_recv(struct tevent_req *req,
+					       int *perrno)
+{
+	struct tstream_read_some_fallback_state *state = tevent_req_data(req,
+				struct tstream_read_some_fallback_state);
+	ssize_t ret = -1;
+
+	if (!tsocket_req_is_error(req, perrno)) {
+		ret = (ssize_t)state->got;
+	}
+	tevent_req_received(req);
+	return ret;
+}
+
+static void tstream_read_some_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tstream_io_state *state = tevent_req_data(req,
+						struct tstream_io_state);
+	int err = 0;
+	ssize_t n;
+
+	if (state->ops->read_some_recv != NULL) {
+		n = state->ops->read_some_recv(subreq, &err);
+	} else {
+		n = tstream_read_some_fallback_recv(subreq, &err);
+	}
+	TALLOC_FREE(subreq);
+	tstream_io_finish(req, (int)n, err);
+}
+
+struct tevent_req *tstream_read_some_send(TALLOC_CTX *mem_ctx,
+					  struct tevent_context *ev,
+					  struct tstream_context *stream,
+					  uint8_t *buf, size_t len)
+{
+	struct iovec v = { .iov_base = buf, .iov_len = buf != NULL ? len : 0 };
+	struct tevent_req *req, *subreq;
+	void *state;
+	bool ok;
+
+	req = tstream_io_create(mem_ctx, ev, stream, &stream->readv_req, &v, 1,
+				&ok);
+	if (!ok) {
+		return req;
+	}
+	state = _tevent_req_data(req);
+	if (stream->ops->read_some_send != NULL) {
+		subreq = stream->ops->read_some_send(state, ev, stream, buf,
+						     len);
+	} else {
+		subreq = tstream_read_some_fallback_send(state, ev, stream,
+							 buf, len);
+	}
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, tstream_read_some_done, req);
+	return req;
+}
+
+ssize_t tstream_read_some_recv(struct tevent_req *req, int *perrno)
+{
+	return tstream_io_recv(req, perrno);
+}
