@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # LAST_PID, READY_PORT...: used by the scripts
 #
 # lib.sh - helpers shared by the tsock benchmark scripts (sourced, not run)
 #
@@ -148,8 +149,9 @@ wait_ready() {
 
 # For programs that cannot listen on port 0 and report it (socat,
 # iperf3): a port that was free a moment ago.  Racy, acceptable here.
+# free_port tcp|udp
 free_port() {
-	"$PYTHON" "$UTIL" free-port "$@"
+	"$PYTHON" "$UTIL" free-port "$1"
 }
 
 # wait_port PORT [udp]: until something listens on 127.0.0.1:PORT.

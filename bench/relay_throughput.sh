@@ -13,7 +13,7 @@
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 
-# shellcheck source=bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_init
 need iperf3 socat
@@ -22,7 +22,7 @@ SECS=${SECS:-5}
 RUNS=${RUNS:-2}
 
 # iperf3 cannot report a port it picked itself: take one that was free.
-SERVER_PORT=$(free_port)
+SERVER_PORT=$(free_port tcp)
 bg_start iperf3-server iperf3 -s -B 127.0.0.1 -p "$SERVER_PORT"
 wait_port "$SERVER_PORT"
 
@@ -60,7 +60,7 @@ stop_bg "$TSOCK_PID"
 # socat: default buffer (8192) and a 1 MiB one, as DESIGN.md asks
 socat_measure() {
 	local port pid
-	port=$(free_port)
+	port=$(free_port tcp)
 	bg_start "socat$#" socat "$@" \
 		"TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" \
 		"TCP:127.0.0.1:$SERVER_PORT"
