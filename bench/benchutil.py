@@ -5,6 +5,7 @@ Subcommands (all on loopback only):
   free-port [udp]          print a port that is free on 127.0.0.1 right now
   wait-port PORT [udp]     wait (<= 10 s) until a socket listens on PORT
   iperf-bps FILE           receiver bits/s from an `iperf3 -J` report
+  json-get FILE KEY...     the values of top-level keys of a JSON object
   rss [--tree] PID...      summed VmRSS and Pss in KiB: "RSS PSS"
   cpu [--tree] PID...      summed user+system CPU seconds
   tcp-sink                 accept one TCP client, read to its end, print
@@ -80,6 +81,12 @@ def iperf_bps(args):
         return 1
     print("%.0f" % report["end"]["sum_received"]["bits_per_second"])
     return 0
+
+
+def json_get(args):
+    with open(args[0]) as f:
+        obj = json.load(f)
+    print(" ".join(str(obj.get(k, "-")) for k in args[1:]))
 
 
 def descendants(pids):
@@ -240,6 +247,7 @@ COMMANDS = {
     "free-port": free_port,
     "wait-port": wait_port,
     "iperf-bps": iperf_bps,
+    "json-get": json_get,
     "rss": rss,
     "cpu": cpu,
     "tcp-sink": tcp_sink,

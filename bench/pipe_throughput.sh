@@ -70,6 +70,21 @@ best() {
 	RESULT=$b
 }
 
+# The pipe alone, with no socket: how fast head can feed any sender.
+pipe_only() {
+	local t0 t1 b=- run
+	for ((run = 1; run <= RUNS; run++)); do
+		t0=$(date +%s.%N)
+		head -c "$SIZE" /dev/zero | timeout -k 2 "$LIMIT" cat >/dev/null
+		t1=$(date +%s.%N)
+		b=$(max "$b" "$(awk -v b="$BYTES" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", b / 1e6 / (z - a) }')")
+	done
+	RESULT=$b
+}
+
+note "pipe only: head | cat"
+pipe_only
+PIPE=$RESULT
 note "python sender, no pipe (sink ceiling)"
 best direct "$PYTHON" "$UTIL" tcp-source @PORT@ "$BYTES"
 DIRECT=$RESULT
@@ -87,6 +102,7 @@ echo
 echo "stdin -> TCP: head -c $SIZE /dev/zero | SENDER -> python sink on 127.0.0.1, best of $RUNS"
 machine_line
 printf '%-36s %10s %12s\n' sender MB/s "tsock / it"
+printf '%-36s %10s %12s\n' "head | cat >/dev/null (pipe only)" "$PIPE" "$(ratio "$TSOCK_MBS" "$PIPE")"
 printf '%-36s %10s %12s\n' "python from memory (sink ceiling)" "$DIRECT" "$(ratio "$TSOCK_MBS" "$DIRECT")"
 printf '%-36s %10s %12s\n' "tsock connect" "$TSOCK_MBS" "1.00"
 printf '%-36s %10s %12s\n' "socat -b 262144 -" "$SOCAT" "$(ratio "$TSOCK_MBS" "$SOCAT")"

@@ -166,7 +166,7 @@ static void test_ebusy(void **state)
 	uint8_t buf[16];
 	struct iovec v = { .iov_base = buf, .iov_len = sizeof(buf) };
 	struct tevent_req *first, *second;
-	bool done1, done2;
+	bool done1 = false, done2 = false;
 	int err = 0;
 
 	first = start_read(t, t->b, buf, sizeof(buf), &done1);
