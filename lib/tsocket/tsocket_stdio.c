@@ -246,7 +246,7 @@ static struct tevent_req *tstream_stdio_io_send(TALLOC_CTX *mem_ctx,
 	state->reading = reading;
 	state->some = some;
 	if (side->fd == -1) {
-		tevent_req_error(req, reading ? ENOTCONN : EPIPE);
+		tevent_req_error(req, ENOTCONN);
 		return tevent_req_post(req, ev);
 	}
 	state->vector = talloc_memdup(state, vector, count * sizeof(*vector));

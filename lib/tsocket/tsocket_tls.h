@@ -1,0 +1,105 @@
+/*
+ * tsocket_tls.h - TLS over any tstream_context (GnuTLS)
+ *
+ * The "virtual socket" of the tsocket guide: a tstream_context that runs
+ * TLS over another one (TCP, unix, stdio, or another virtual stream).  It
+ * follows the same contract as the BSD streams (one read and one write at
+ * a time, EPIPE at end of stream, cancel by free) and adds
+ * tstream_read_some and tstream_shutdown, both of which send a TLS
+ * close_notify first (as does tstream_disconnect).
+ *
+ * Built only when configure finds GnuTLS (TSOCKET_HAVE_TLS is then 1).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSOCKET_TLS_H
+#define TSOCKET_TLS_H
+
+#include <stdbool.h>
+#include "tsocket.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tstream_tls_params;
+
+/* How a client checks the server.  Verification is on unless insecure. */
+struct tstream_tls_client_opts {
+	/* trusted CAs (PEM); NULL: the system trust store */
+	const char *cafile;
+	/*
+	 * The name the certificate must carry (a DNS name or an IP address;
+	 * NULL: none is checked).  DNS names are also sent as SNI.
+	 */
+	const char *servername;
+	/*
+	 * SHA-256 fingerprint of the server certificate (DER), in hex with
+	 * or without colons, optionally prefixed "sha256:".  When given,
+	 * the certificate must match it; the CA and name checks then apply
+	 * only if cafile is given too (a pin is the stronger check).
+	 */
+	const char *pin;
+	/* a client certificate and its key (PEM), or NULL */
+	const char *certfile;
+	const char *keyfile;
+	/* skip every check: the caller takes the risk */
+	bool insecure;
+};
+
+/* How a server presents itself and checks clients. */
+struct tstream_tls_server_opts {
+	const char *certfile;	/* PEM, required */
+	const char *keyfile;	/* PEM, required */
+	/* CAs trusted for client certificates; NULL: the system store */
+	const char *cafile;
+	/* fail the handshake unless the client shows a valid certificate */
+	bool require_client_cert;
+};
+
+/*
+ * Load credentials once for many connections.  The params must outlive
+ * every stream made with them.  Returns 0, or -1 with errno and *error (a
+ * message on mem_ctx naming the file and the problem).
+ */
+int tstream_tls_params_client(TALLOC_CTX *mem_ctx,
+			      const struct tstream_tls_client_opts *opts,
+			      struct tstream_tls_params **params,
+			      char **error);
+int tstream_tls_params_server(TALLOC_CTX *mem_ctx,
+			      const struct tstream_tls_server_opts *opts,
+			      struct tstream_tls_params **params,
+			      char **error);
+
+/*
+ * Run the TLS handshake over plain, as client (connect) or server
+ * (accept).  plain must stay untouched until the request completes; on
+ * success the TLS stream owns it.  Bound the handshake with
+ * tevent_req_set_endtime() on the returned request.
+ */
+struct tevent_req *tstream_tls_connect_send(TALLOC_CTX *mem_ctx,
+					    struct tevent_context *ev,
+					    struct tstream_context *plain,
+					    struct tstream_tls_params *params);
+struct tevent_req *tstream_tls_accept_send(TALLOC_CTX *mem_ctx,
+					   struct tevent_context *ev,
+					   struct tstream_context *plain,
+					   struct tstream_tls_params *params);
+
+/*
+ * Result of either: 0 with the TLS stream on mem_ctx, or -1 with *perrno
+ * (EACCES: the peer's certificate failed verification or the pin;
+ * ETIMEDOUT; EPIPE or ECONNRESET: the peer went away; EPROTO: any other
+ * TLS failure) and, if error is not NULL, a message on mem_ctx saying
+ * why (e.g. "certificate verification failed: The certificate issuer is
+ * unknown.").
+ */
+int tstream_tls_handshake_recv(struct tevent_req *req, int *perrno,
+			       TALLOC_CTX *mem_ctx,
+			       struct tstream_context **tls, char **error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TSOCKET_TLS_H */
