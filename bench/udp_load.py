@@ -10,8 +10,10 @@ as lost and is replaced, so losses do not shrink the window.  Runs for
 
 Each datagram carries its socket and sequence number; replies are read
 --size bytes at a time, so an echo that glues datagrams together (socat
-through a pipe does) is still counted right, and replies that come after
-their deadline count as late, not twice.
+through a pipe does) is still counted right ("received" counts echoed
+datagrams, "replies" the datagrams that carried them back), replies that
+come after their deadline count as late, not twice, and a reply that
+reaches the wrong socket or is cut short counts as stray.
 
 With --watch PID (and --tree for its descendants) it also reports the CPU
 seconds those processes used during the run, and its own.
@@ -102,7 +104,7 @@ def main():
     for fd in by_fd:
         ep.register(fd, select.EPOLLIN)
 
-    sent = received = lost = late = stray = 0
+    sent = received = lost = late = stray = replies = 0
     rbuf = bytearray(65536)
     rview = memoryview(rbuf)
     unpack = HEADER.unpack_from
@@ -150,6 +152,7 @@ def main():
                     break
                 except ConnectionRefusedError:
                     continue  # nobody at the target (yet): lost anyway
+                replies += 1
                 for off in range(0, n - size + 1, size):
                     idx, seq = unpack(rbuf, off)
                     if idx != p.index:
@@ -172,6 +175,7 @@ def main():
         "duration": args.duration,
         "sent": sent,
         "received": received,
+        "replies": replies,
         "rate": round(in_time / args.duration),
         "lost": lost,
         "late": late,

@@ -12,6 +12,9 @@
 #include <unistd.h>
 #include "channel.h"
 #include "resolve.h"
+#ifdef HAVE_GNUTLS
+#include "tsocket_tls.h"
+#endif
 
 char *channel_address_name(TALLOC_CTX *mem_ctx, const char *kind,
 			   const struct tsocket_address *addr)
@@ -41,6 +44,7 @@ char *channel_address_name(TALLOC_CTX *mem_ctx, const char *kind,
 struct channel_open_state {
 	struct tevent_context *ev;
 	const struct endpoint *ep;
+	struct tstream_tls_params *tls;
 	struct channel *chan;
 	struct tsocket_address **addrs;
 	int naddrs, next;
@@ -51,11 +55,15 @@ struct channel_open_state {
 static void channel_open_resolved(struct tevent_req *subreq);
 static void channel_open_try_next(struct tevent_req *req);
 static void channel_open_connected(struct tevent_req *subreq);
+#ifdef HAVE_GNUTLS
+static void channel_open_secured(struct tevent_req *subreq);
+#endif
 static int channel_open_unix_dgram(struct channel_open_state *state);
 
 struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     struct tevent_context *ev,
 				     const struct endpoint *ep,
+				     struct tstream_tls_params *tls,
 				     int timeout_ms)
 {
 	struct tevent_req *req, *subreq;
@@ -68,6 +76,7 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 	}
 	state->ev = ev;
 	state->ep = ep;
+	state->tls = tls;
 	state->chan = talloc_zero(state, struct channel);
 	if (tevent_req_nomem(state->chan, req)) {
 		return tevent_req_post(req, ev);
@@ -120,6 +129,7 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 		return tevent_req_post(req, ev);
 	case EP_TCP:
 	case EP_UDP:
+	case EP_TLS:
 		subreq = resolve_send(state, ev, ep->host, ep->port,
 				      ep->family, false);
 		if (tevent_req_nomem(subreq, req)) {
@@ -239,6 +249,20 @@ static void channel_open_connected(struct tevent_req *subreq)
 						    &state->chan->stream);
 	}
 	TALLOC_FREE(subreq);
+	if (ret == 0 && state->ep->kind == EP_TLS) {
+#ifdef HAVE_GNUTLS
+		subreq = tstream_tls_connect_send(state, state->ev,
+						  state->chan->stream,
+						  state->tls);
+		if (tevent_req_nomem(subreq, req)) {
+			return;
+		}
+		tevent_req_set_callback(subreq, channel_open_secured, req);
+#else
+		tevent_req_error(req, ENOTSUP);
+#endif
+		return;
+	}
 	if (ret == 0) {
 		tevent_req_done(req);
 		return;
@@ -250,6 +274,32 @@ static void channel_open_connected(struct tevent_req *subreq)
 	}
 	channel_open_try_next(req);
 }
+
+#ifdef HAVE_GNUTLS
+static void channel_open_secured(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct channel_open_state *state = tevent_req_data(req,
+					struct channel_open_state);
+	struct tstream_context *tls = NULL;
+	char *error = NULL;
+	int err = 0;
+
+	if (tstream_tls_handshake_recv(subreq, &err, state->chan, &tls,
+				       &error) == -1) {
+		TALLOC_FREE(subreq);
+		state->error = talloc_asprintf(state, "%s: %s",
+					       state->chan->name, error);
+		tevent_req_error(req, err);
+		return;
+	}
+	TALLOC_FREE(subreq);
+	/* the TLS stream owns the TCP one now */
+	state->chan->stream = tls;
+	tevent_req_done(req);
+}
+#endif
 
 struct channel *channel_open_recv(struct tevent_req *req,
 				  TALLOC_CTX *mem_ctx, char **error)

@@ -26,9 +26,16 @@ struct channel {
  * can receive replies and leave no file behind).  timeout_ms > 0 bounds
  * name resolution and connecting together.
  */
+struct tstream_tls_params;
+
+/*
+ * tls endpoints connect over TCP, then run the TLS handshake with tls
+ * (client params; NULL for other endpoints).
+ */
 struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     struct tevent_context *ev,
 				     const struct endpoint *ep,
+				     struct tstream_tls_params *tls,
 				     int timeout_ms);
 
 /* The channel on mem_ctx, or NULL with *error (on mem_ctx) set. */

@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "log.h"
 #include "relay.h"
+#include "tls_glue.h"
 #include "udp_front.h"
 
 struct run {
@@ -26,6 +27,8 @@ struct run {
 	const struct endpoint *back;	/* relay: what each client gets */
 	struct listener *listener;
 	struct channel *stdio;		/* connect and listen */
+	struct tstream_tls_params *tls_client;	/* a tls endpoint to open */
+	struct tstream_tls_params *tls_server;	/* a tls listener */
 	unsigned active;		/* relays running */
 	bool done;
 	int status;
@@ -93,6 +96,38 @@ static void run_fail(struct run *run, const char *message)
 	run->done = true;
 }
 
+/*
+ * Load the TLS credentials the endpoints need: client ones for open (the
+ * endpoint tsock connects to), server ones for listening (may be NULL).
+ * False (and done) on failure.
+ */
+static bool run_setup_tls(struct run *run, const struct endpoint *open,
+			  const struct endpoint *listening)
+{
+	char *error = NULL;
+	int status = TSOCK_EXIT_FAILURE;
+
+	if (open != NULL && open->kind == EP_TLS) {
+		run->tls_client = tls_client_params(run, run->opts, open,
+						    &error, &status);
+		if (run->tls_client == NULL) {
+			goto fail;
+		}
+	}
+	if (listening != NULL && listening->kind == EP_TLS) {
+		run->tls_server = tls_server_params(run, run->opts, &error,
+						    &status);
+		if (run->tls_server == NULL) {
+			goto fail;
+		}
+	}
+	return true;
+fail:
+	run_fail(run, error);
+	run->status = status;
+	return false;
+}
+
 /* Open stdin/stdout as a channel; false (and done) on failure. */
 static bool run_open_stdio(struct run *run)
 {
@@ -153,8 +188,8 @@ int cmd_connect(const struct tsock_options *opts, const struct endpoint *ep)
 		log_error("out of memory");
 		return TSOCK_EXIT_FAILURE;
 	}
-	if (run_open_stdio(run)) {
-		subreq = channel_open_send(run, run->ev, ep,
+	if (run_setup_tls(run, ep, NULL) && run_open_stdio(run)) {
+		subreq = channel_open_send(run, run->ev, ep, run->tls_client,
 					   opts->connect_timeout_ms);
 		if (subreq == NULL) {
 			run_fail(run, "out of memory");
@@ -205,6 +240,63 @@ static struct client *client_create(struct run *run, struct channel *front)
 		listener_pause(run->listener, true);
 	}
 	return c;
+}
+
+/*
+ * A client of a tls listener first completes its handshake, within the
+ * handshake timeout (others are served meanwhile); then next(c) goes on.
+ * Clients of other listeners go on at once.
+ */
+typedef void (*client_next_fn)(struct client *c);
+
+struct client_secure {
+	struct client *c;
+	client_next_fn next;
+};
+
+static void client_secured(struct tevent_req *subreq)
+{
+	struct client_secure *cs = tevent_req_callback_data(subreq,
+						struct client_secure);
+	struct client *c = cs->c;
+	client_next_fn next = cs->next;
+	char *error = NULL;
+
+	if (tls_secure_client_recv(subreq, c, &error) == -1) {
+		log_error("%s", error);
+		talloc_free(c);
+		return;
+	}
+	talloc_free(subreq);
+	next(c);
+}
+
+static void client_secure(struct client *c, client_next_fn next)
+{
+	struct run *run = c->run;
+	struct client_secure *cs;
+	struct tevent_req *subreq;
+
+	if (run->tls_server == NULL || c->front->stream == NULL) {
+		next(c);
+		return;
+	}
+	cs = talloc_zero(c, struct client_secure);
+	if (cs == NULL) {
+		log_error("out of memory");
+		talloc_free(c);
+		return;
+	}
+	cs->c = c;
+	cs->next = next;
+	subreq = tls_secure_client_send(cs, run->ev, c->front, run->tls_server,
+					run->opts->handshake_timeout_ms);
+	if (subreq == NULL) {
+		log_error("out of memory");
+		talloc_free(c);
+		return;
+	}
+	tevent_req_set_callback(subreq, client_secured, cs);
 }
 
 static void client_relay_done(void *private_data, int err,
@@ -262,11 +354,26 @@ static void relay_back_opened(struct tevent_req *subreq)
 						   : 0);
 }
 
-/* A new client (stream) or session (datagram): open its back end. */
+/* Open the back end of a client (once its front is ready). */
+static void relay_open_back(struct client *c)
+{
+	struct run *run = c->run;
+	struct tevent_req *subreq;
+
+	subreq = channel_open_send(c, run->ev, run->back, run->tls_client,
+				   run->opts->connect_timeout_ms);
+	if (subreq == NULL) {
+		log_error("out of memory");
+		talloc_free(c);
+		return;
+	}
+	tevent_req_set_callback(subreq, relay_back_opened, c);
+}
+
+/* A new client (stream) or session (datagram). */
 static void relay_new_client(struct channel *front, void *private_data)
 {
 	struct run *run = private_data;
-	struct tevent_req *subreq;
 	struct client *c;
 
 	log_verbose("new client %s", front->name);
@@ -275,14 +382,7 @@ static void relay_new_client(struct channel *front, void *private_data)
 		log_error("out of memory");
 		return;
 	}
-	subreq = channel_open_send(c, run->ev, run->back,
-				   run->opts->connect_timeout_ms);
-	if (subreq == NULL) {
-		log_error("out of memory");
-		talloc_free(c);
-		return;
-	}
-	tevent_req_set_callback(subreq, relay_back_opened, c);
+	client_secure(c, relay_open_back);
 }
 
 /*
@@ -328,7 +428,9 @@ int cmd_relay(const struct tsock_options *opts, const struct endpoint *front,
 		return TSOCK_EXIT_FAILURE;
 	}
 	run->back = back;
-	run_listen(run, front, opts->max_sessions, relay_new_client);
+	if (run_setup_tls(run, back, front)) {
+		run_listen(run, front, opts->max_sessions, relay_new_client);
+	}
 	return run_loop(run);
 }
 
@@ -350,6 +452,19 @@ static void listen_relay_done(void *private_data, int err,
 	}
 }
 
+/* Bridge a client to stdio, once its front is ready. */
+static void listen_bridge(struct client *c)
+{
+	struct run *run = c->run;
+
+	c->relay = relay_start(c, run->ev, c->front, run->stdio,
+			       &run->relay_opts, listen_relay_done, c);
+	if (c->relay == NULL) {
+		log_error("out of memory");
+		talloc_free(c);
+	}
+}
+
 /* One client at a time is bridged to stdio; -k serves the next one. */
 static void listen_new_client(struct channel *front, void *private_data)
 {
@@ -365,12 +480,7 @@ static void listen_new_client(struct channel *front, void *private_data)
 	if (run->listener != NULL) {
 		listener_pause(run->listener, true);
 	}
-	c->relay = relay_start(c, run->ev, c->front, run->stdio,
-			       &run->relay_opts, listen_relay_done, c);
-	if (c->relay == NULL) {
-		log_error("out of memory");
-		talloc_free(c);
-	}
+	client_secure(c, listen_bridge);
 }
 
 int cmd_listen(const struct tsock_options *opts, const struct endpoint *ep)
@@ -394,7 +504,7 @@ int cmd_listen(const struct tsock_options *opts, const struct endpoint *ep)
 		/* a datagram peer only ever ends by going quiet */
 		run->relay_opts.idle_timeout_ms = opts->session_idle_ms;
 	}
-	if (run_open_stdio(run)) {
+	if (run_setup_tls(run, NULL, ep) && run_open_stdio(run)) {
 		run_listen(run, ep, 1, listen_new_client);
 	}
 	return run_loop(run);

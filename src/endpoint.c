@@ -3,7 +3,7 @@
  *
  * Grammar (see tsock(1)):
  *   tcp:HOST:PORT  tcp4:...  tcp6:...  udp:HOST:PORT  udp4:...  udp6:...
- *   unix:PATH  unix-dgram:PATH  stdio  -
+ *   unix:PATH  unix-dgram:PATH  stdio  -  tls:HOST:PORT
  * IPv6 literals go in brackets.  When listening, HOST may be left out
  * ("tcp::8080", "tcp:8080") and PORT may be 0.
  *
@@ -31,6 +31,7 @@ static const struct endpoint_type endpoint_types[] = {
 	{ "udp6", EP_UDP, AF_INET6 },
 	{ "unix", EP_UNIX, AF_UNSPEC },
 	{ "unix-dgram", EP_UNIX_DGRAM, AF_UNSPEC },
+	{ "tls", EP_TLS, AF_UNSPEC },
 };
 
 #define N_TYPES (sizeof(endpoint_types) / sizeof(endpoint_types[0]))
@@ -43,6 +44,7 @@ const char *endpoint_kind_name(enum endpoint_kind kind)
 	case EP_UNIX: return "unix";
 	case EP_UNIX_DGRAM: return "unix-dgram";
 	case EP_STDIO: return "stdio";
+	case EP_TLS: return "tls";
 	}
 	return "?";
 }
@@ -50,7 +52,7 @@ const char *endpoint_kind_name(enum endpoint_kind kind)
 bool endpoint_is_stream(const struct endpoint *ep)
 {
 	return ep->kind == EP_TCP || ep->kind == EP_UNIX ||
-	       ep->kind == EP_STDIO;
+	       ep->kind == EP_STDIO || ep->kind == EP_TLS;
 }
 
 static const struct endpoint_type *endpoint_find_type(const char *name,
@@ -193,7 +195,7 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 	if (type == NULL) {
 		err = talloc_asprintf(ep, "unknown endpoint type '%.*s' (use "
 				      "tcp, tcp4, tcp6, udp, udp4, udp6, unix, "
-				      "unix-dgram or stdio)",
+				      "unix-dgram, tls or stdio)",
 				      (int)(colon - text), text);
 		goto fail;
 	}

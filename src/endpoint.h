@@ -16,6 +16,7 @@ enum endpoint_kind {
 	EP_UNIX,		/* unix stream socket */
 	EP_UNIX_DGRAM,
 	EP_STDIO,
+	EP_TLS,			/* TCP, then TLS */
 };
 
 struct endpoint {
@@ -38,7 +39,7 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 				bool listening, int family_hint,
 				char **error);
 
-/* True for endpoints that carry a byte stream (tcp, unix, stdio). */
+/* True for endpoints that carry a byte stream (tcp, tls, unix, stdio). */
 bool endpoint_is_stream(const struct endpoint *ep);
 
 /*
@@ -47,7 +48,7 @@ bool endpoint_is_stream(const struct endpoint *ep);
  */
 bool endpoint_is_type_word(const char *word);
 
-/* "tcp", "udp", "unix", "unix-dgram" or "stdio". */
+/* "tcp", "udp", "unix", "unix-dgram", "stdio" or "tls". */
 const char *endpoint_kind_name(enum endpoint_kind kind);
 
 #endif

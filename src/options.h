@@ -16,6 +16,8 @@
 #define TSOCK_LINGER_MS 1000
 #define TSOCK_MAX_CONNS 10000
 #define TSOCK_MAX_SESSIONS 1000
+/* A client that does not finish its TLS handshake in time is dropped. */
+#define TSOCK_HANDSHAKE_MS (10 * 1000)
 
 struct tsock_options {
 	int family;		/* -4 / -6: AF_INET / AF_INET6 */
@@ -27,6 +29,16 @@ struct tsock_options {
 	struct tframe_spec frame;
 	struct relay_opts relay;	/* idle timeout, linger, hexdump */
 	int session_idle_ms;	/* idle timeout of datagram sessions */
+
+	/* TLS (tls: endpoints) */
+	const char *cafile;
+	const char *certfile;
+	const char *keyfile;
+	const char *servername;	/* default: the endpoint's host */
+	const char *pin;
+	bool insecure;
+	bool require_client_cert;
+	int handshake_timeout_ms;
 };
 
 /* Exit statuses, documented in tsock(1). */

@@ -28,7 +28,7 @@ static const char commands_help[] =
 "                         (default " TSOCK_UDP_ECHO_DEFAULT ")\n"
 "\nEndpoints:\n"
 "  tcp:HOST:PORT  udp:HOST:PORT  (tcp4/tcp6/udp4/udp6 force a family)\n"
-"  unix:PATH  unix-dgram:PATH  stdio  -\n"
+"  unix:PATH  unix-dgram:PATH  stdio  -  tls:HOST:PORT (TCP, then TLS)\n"
 "  IPv6 addresses in brackets: tcp:[::1]:80.  When listening HOST may be\n"
 "  left out (tcp::8080, tcp:8080) and port 0 picks a free port; the real\n"
 "  address is printed on stderr as 'listening on ENDPOINT'.\n"
@@ -89,7 +89,8 @@ static struct endpoint *parse_endpoint(TALLOC_CTX *mem_ctx, const char *text,
 enum {
 	OPT_TIMEOUT = 1, OPT_IDLE, OPT_LINGER, OPT_MAX_CONNS,
 	OPT_MAX_SESSIONS, OPT_FRAME, OPT_MAX_PDU, OPT_HELP, OPT_USAGE,
-	OPT_V4, OPT_V6,
+	OPT_V4, OPT_V6, OPT_CAFILE, OPT_CERT, OPT_KEY, OPT_SERVERNAME,
+	OPT_PIN,
 };
 
 /* The long name of the option whose popt value is val. */
@@ -206,8 +207,12 @@ int main(int argc, const char **argv)
 		.max_sessions = TSOCK_MAX_SESSIONS,
 		.session_idle_ms = TSOCK_SESSION_IDLE_MS,
 		.relay = { .linger_ms = TSOCK_LINGER_MS },
+		.handshake_timeout_ms = TSOCK_HANDSHAKE_MS,
 	};
 	int keep_open = 0, verbose = 0, hexdump = 0, show_version = 0;
+	int insecure = 0, require_client_cert = 0;
+	/* values of string options, kept until the end (see "out") */
+	char *strings[OPT_PIN + 1] = { NULL };
 	struct poptOption options[] = {
 		{ "ipv4", '4', POPT_ARG_NONE, NULL, OPT_V4,
 		  "use IPv4 only", NULL },
@@ -232,6 +237,23 @@ int main(int argc, const char **argv)
 		{ "max-pdu", 0, POPT_ARG_STRING, NULL, OPT_MAX_PDU,
 		  "with --frame: largest PDU accepted (default 16m)",
 		  "BYTES" },
+		{ "cafile", 0, POPT_ARG_STRING, NULL, OPT_CAFILE,
+		  "tls: trust these CAs (PEM) instead of the system's",
+		  "FILE" },
+		{ "cert", 0, POPT_ARG_STRING, NULL, OPT_CERT,
+		  "tls: our certificate (PEM): listeners need one", "FILE" },
+		{ "key", 0, POPT_ARG_STRING, NULL, OPT_KEY,
+		  "tls: the key of --cert (PEM)", "FILE" },
+		{ "servername", 0, POPT_ARG_STRING, NULL, OPT_SERVERNAME,
+		  "tls: name to send (SNI) and check (default: the host)",
+		  "NAME" },
+		{ "pin", 0, POPT_ARG_STRING, NULL, OPT_PIN,
+		  "tls: accept only this server certificate", "sha256:HEX" },
+		{ "insecure", 0, POPT_ARG_NONE, &insecure, 0,
+		  "tls: do not verify the server's certificate", NULL },
+		{ "require-client-cert", 0, POPT_ARG_NONE, &require_client_cert,
+		  0, "tls listener: clients must show a valid certificate",
+		  NULL },
 		{ "verbose", 'v', POPT_ARG_NONE, &verbose, 0,
 		  "report connections and byte counts on stderr", NULL },
 		{ "hexdump", 'x', POPT_ARG_NONE, &hexdump, 0,
@@ -294,6 +316,15 @@ int main(int argc, const char **argv)
 			max_pdu_text = arg;
 			arg = NULL;
 			break;
+		case OPT_CAFILE:
+		case OPT_CERT:
+		case OPT_KEY:
+		case OPT_SERVERNAME:
+		case OPT_PIN:
+			free(strings[rc]);
+			strings[rc] = arg;
+			arg = NULL;
+			break;
 		case OPT_HELP:
 			poptPrintHelp(pc, stdout, 0);
 			fputs(commands_help, stdout);
@@ -324,6 +355,16 @@ int main(int argc, const char **argv)
 	log_is_verbose = verbose != 0;
 	opts.relay.hexdump = hexdump != 0;
 	opts.keep_open = keep_open != 0;
+	opts.insecure = insecure != 0;
+	opts.require_client_cert = require_client_cert != 0;
+	opts.cafile = strings[OPT_CAFILE];
+	opts.certfile = strings[OPT_CERT];
+	opts.keyfile = strings[OPT_KEY];
+	opts.servername = strings[OPT_SERVERNAME];
+	opts.pin = strings[OPT_PIN];
+	if (opts.connect_timeout_ms > 0) {
+		opts.handshake_timeout_ms = opts.connect_timeout_ms;
+	}
 	if (frame_text != NULL) {
 		if (tframe_spec_parse(frame_text, &opts.frame, &why) == -1) {
 			fprintf(stderr, "tsock: --frame '%s': %s\n",
@@ -364,6 +405,9 @@ usage:
 	status = TSOCK_EXIT_USAGE;
 	fprintf(stderr, "Try 'tsock --help' for more information.\n");
 out:
+	for (rc = 0; rc <= OPT_PIN; rc++) {
+		free(strings[rc]);
+	}
 	free(arg);
 	free(frame_text);
 	free(max_pdu_text);

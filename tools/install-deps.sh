@@ -5,6 +5,7 @@ set -e
 
 packages="build-essential autoconf automake pkg-config
 	libtalloc-dev libtevent-dev libpopt-dev libcmocka-dev
+	libgnutls28-dev gnutls-bin openssl
 	bats socat netcat-openbsd python3 valgrind groff-base"
 
 missing=""

@@ -8,7 +8,7 @@
  * tstream_read_some and tstream_shutdown, both of which send a TLS
  * close_notify first (as does tstream_disconnect).
  *
- * Built only when configure finds GnuTLS (TSOCKET_HAVE_TLS is then 1).
+ * Built (and installed) only when configure finds GnuTLS.
  *
  * SPDX-License-Identifier: MIT
  */
