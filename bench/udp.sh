@@ -124,13 +124,13 @@ row() {
 	us=$(awk -v c="$cpu" -v r="$rate" -v s="$SECS" 'BEGIN {
 		if (c == "-" || r == "-" || r == 0) print "-";
 		else printf "%.2f", c * 1e6 / (r * s) }')
-	printf '%-44s %10s %9s %7s %10s %9s\n' "$label" "$rate" "$lost" "$stray" \
+	printf '%-40s %10s %8s %7s %15s %9s\n' "$label" "$rate" "$lost" "$stray" \
 		"$recv/$replies" "$us"
 	RESULT="$rate $us"
 }
 
 header() {
-	printf '%-44s %10s %9s %7s %10s %9s\n' path "dgrams/s" lost stray \
+	printf '%-40s %10s %8s %7s %15s %9s\n' path "dgrams/s" lost stray \
 		"echoed/rx" "CPU us/dg"
 }
 
