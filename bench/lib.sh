@@ -177,9 +177,13 @@ max() {
 		else if (a + 0 >= b + 0) print a; else print b }'
 }
 
-# One line about the machine, for the tables.
+# About the machine, for the tables.  The load average at the end tells
+# whether something else competed for the CPUs during the run (with 2
+# CPUs, anything above 2 means the figures are low and noisy).
 machine_line() {
-	local cpu
+	local cpu load
 	cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//')
-	echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r); tsock $("$TSOCK" --version 2>/dev/null | head -1)"
+	read -r load _ </proc/loadavg
+	echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r); $("$TSOCK" --version 2>/dev/null | head -1)"
+	echo "load average (1 min) at the end: $load"
 }

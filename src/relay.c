@@ -143,6 +143,10 @@ static void pump_fail(struct pump *p, struct channel *where, int err)
 		snprintf(message, sizeof(message),
 			 "%s: PDU larger than the limit (--max-pdu)",
 			 where->name);
+	} else if (where->stream != NULL &&
+		   tstream_error_message(where->stream) != NULL) {
+		snprintf(message, sizeof(message), "%s: %s", where->name,
+			 tstream_error_message(where->stream));
 	} else {
 		snprintf(message, sizeof(message), "%s: %s", where->name,
 			 strerror(err));

@@ -196,6 +196,14 @@ struct tevent_req *tstream_read_some_send(TALLOC_CTX *mem_ctx,
 /* Result of tstream_read_some_send(): bytes read, or -1 and *perrno. */
 ssize_t tstream_read_some_recv(struct tevent_req *req, int *perrno);
 
+/*
+ * Beyond the tsocket guide: why the stream's last request failed, in
+ * more words than its errno (for a TLS stream: "the peer sent a fatal
+ * alert: Certificate is required", say).  NULL when the backend has
+ * nothing to add; the string belongs to the stream.
+ */
+const char *tstream_error_message(struct tstream_context *stream);
+
 /* ------------------------------------------------------------------ */
 /* PDU and queue helpers                                              */
 /* ------------------------------------------------------------------ */

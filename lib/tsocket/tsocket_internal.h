@@ -167,6 +167,12 @@ struct tstream_context_ops {
 					     struct tstream_context *stream,
 					     uint8_t *buf, size_t len);
 	ssize_t (*read_some_recv)(struct tevent_req *req, int *perrno);
+
+	/*
+	 * Optional: a description of the stream's last failure beyond its
+	 * errno (a TLS alert, say), or NULL.  See tstream_error_message().
+	 */
+	const char *(*error_message)(struct tstream_context *stream);
 };
 
 struct tstream_context *_tstream_context_create(TALLOC_CTX *mem_ctx,

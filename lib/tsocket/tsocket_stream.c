@@ -75,6 +75,14 @@ void *_tstream_context_data(struct tstream_context *stream)
 	return stream->private_data;
 }
 
+const char *tstream_error_message(struct tstream_context *stream)
+{
+	if (stream->ops->error_message == NULL) {
+		return NULL;
+	}
+	return stream->ops->error_message(stream);
+}
+
 ssize_t tstream_pending_bytes(struct tstream_context *stream)
 {
 	return stream->ops->pending_bytes(stream);

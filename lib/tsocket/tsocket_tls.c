@@ -58,6 +58,8 @@ struct tstream_tls {
 
 	uint8_t *out;		/* out[0..out_len) not yet flushed */
 	size_t out_len;
+
+	char *last_error;	/* see tstream_error_message() */
 };
 
 /* ---------------------------------------------------------------- params */
@@ -417,12 +419,46 @@ static struct tevent_req *tls_fill_send(TALLOC_CTX *mem_ctx,
 	return req;
 }
 
+/* Remember why a GnuTLS call failed, for tstream_error_message(). */
+static void tls_note_error(struct tstream_tls *tls, int ret)
+{
+	TALLOC_FREE(tls->last_error);
+	switch (ret) {
+	case GNUTLS_E_PREMATURE_TERMINATION:
+		tls->last_error = talloc_strdup(tls, "the peer closed the "
+			"connection without a TLS close_notify (truncated)");
+		break;
+	case GNUTLS_E_FATAL_ALERT_RECEIVED:
+		tls->last_error = talloc_asprintf(tls, "the peer sent a fatal "
+			"TLS alert: %s",
+			gnutls_alert_get_name(gnutls_alert_get(tls->session)));
+		break;
+	case GNUTLS_E_PUSH_ERROR:
+	case GNUTLS_E_PULL_ERROR:
+		break;	/* the plain stream's errno says it all */
+	default:
+		tls->last_error = talloc_asprintf(tls, "TLS: %s",
+						  gnutls_strerror(ret));
+		break;
+	}
+}
+
+static const char *tls_error_message(struct tstream_context *stream)
+{
+	struct tstream_tls *tls = tstream_context_data(stream,
+						       struct tstream_tls);
+
+	return tls->last_error;
+}
+
 /* The errno for a failed GnuTLS call. */
 static int tls_errno(struct tstream_tls *tls, int ret)
 {
+	tls_note_error(tls, ret);
 	switch (ret) {
 	case GNUTLS_E_PREMATURE_TERMINATION:
-		return EPIPE;
+		/* a truncation attack looks just like this: not an end */
+		return ECONNABORTED;
 	case GNUTLS_E_PUSH_ERROR:
 	case GNUTLS_E_PULL_ERROR:
 		return tls->plain_err != 0 ? tls->plain_err : EIO;
@@ -479,11 +515,14 @@ struct tls_handshake_state {
 	struct tstream_context *stream;	/* the TLS stream, once made */
 	struct tstream_tls *tls;
 	int last;			/* GnuTLS's last answer */
+	bool alerted;			/* our fatal alert is on its way */
+	int fail_errno;
 	char *error;
 };
 
 static void tls_handshake_step(struct tevent_req *req);
 static void tls_handshake_finish(struct tevent_req *req, int ret);
+static void tls_handshake_alert_sent(struct tevent_req *subreq);
 
 static void tls_handshake_filled(struct tevent_req *subreq)
 {
@@ -550,9 +589,14 @@ static char *tls_handshake_error(TALLOC_CTX *mem_ctx, struct tstream_tls *tls,
 		status = gnutls_session_get_verify_cert_status(tls->session);
 		if (gnutls_certificate_verification_status_print(status,
 				GNUTLS_CRT_X509, &out, 0) == 0) {
+			size_t len = strlen((char *)out.data);
+
+			while (len > 0 && out.data[len - 1] == ' ') {
+				len--;
+			}
 			msg = talloc_asprintf(mem_ctx, "certificate "
-					      "verification failed: %s",
-					      (char *)out.data);
+					      "verification failed: %.*s",
+					      (int)len, (char *)out.data);
 			gnutls_free(out.data);
 			return msg;
 		}
@@ -608,6 +652,54 @@ static void tls_handshake_step(struct tevent_req *req)
 	tls_handshake_finish(req, state->last);
 }
 
+/*
+ * Fail the handshake, telling the peer why with a fatal alert first
+ * (unless the peer is gone or told us): flush it, then fail.
+ */
+static void tls_handshake_fail(struct tevent_req *req, int err,
+			       int alert_for)
+{
+	struct tls_handshake_state *state = tevent_req_data(req,
+					struct tls_handshake_state);
+	struct tstream_tls *tls = state->tls;
+	struct tevent_req *subreq;
+
+	if (!state->alerted && alert_for != 0 &&
+	    alert_for != GNUTLS_E_PREMATURE_TERMINATION &&
+	    alert_for != GNUTLS_E_FATAL_ALERT_RECEIVED &&
+	    alert_for != GNUTLS_E_PUSH_ERROR &&
+	    alert_for != GNUTLS_E_PULL_ERROR) {
+		state->alerted = true;
+		state->fail_errno = err;
+		if (alert_for > 0) {
+			gnutls_alert_send(tls->session, GNUTLS_AL_FATAL,
+					  (gnutls_alert_description_t)alert_for);
+		} else {
+			gnutls_alert_send_appropriate(tls->session, alert_for);
+		}
+		if (tls->out_len > 0) {
+			subreq = tls_flush_send(state, state->ev, tls);
+			if (subreq != NULL) {
+				tevent_req_set_callback(subreq,
+					tls_handshake_alert_sent, req);
+				return;
+			}
+		}
+	}
+	tevent_req_error(req, err);
+}
+
+static void tls_handshake_alert_sent(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tls_handshake_state *state = tevent_req_data(req,
+					struct tls_handshake_state);
+
+	TALLOC_FREE(subreq);	/* a gone peer misses the alert: no matter */
+	tevent_req_error(req, state->fail_errno);
+}
+
 static void tls_handshake_finish(struct tevent_req *req, int ret)
 {
 	struct tls_handshake_state *state = tevent_req_data(req,
@@ -616,13 +708,14 @@ static void tls_handshake_finish(struct tevent_req *req, int ret)
 
 	if (ret < 0) {
 		state->error = tls_handshake_error(state, tls, ret);
-		tevent_req_error(req, tls_errno(tls, ret));
+		tls_handshake_fail(req, tls_errno(tls, ret), ret);
 		return;
 	}
 	if (tls->params->have_pin) {
 		state->error = tls_check_pin(state, tls);
 		if (state->error != NULL) {
-			tevent_req_error(req, EACCES);
+			tls_handshake_fail(req, EACCES,
+					   GNUTLS_A_BAD_CERTIFICATE);
 			return;
 		}
 	}
@@ -1139,4 +1232,5 @@ static const struct tstream_context_ops tstream_tls_ops = {
 	.shutdown_recv = tls_close_recv,
 	.read_some_send = tls_read_some_send,
 	.read_some_recv = tls_read_some_recv,
+	.error_message = tls_error_message,
 };

@@ -4,9 +4,14 @@
  * The "virtual socket" of the tsocket guide: a tstream_context that runs
  * TLS over another one (TCP, unix, stdio, or another virtual stream).  It
  * follows the same contract as the BSD streams (one read and one write at
- * a time, EPIPE at end of stream, cancel by free) and adds
- * tstream_read_some and tstream_shutdown, both of which send a TLS
- * close_notify first (as does tstream_disconnect).
+ * a time, cancel by free) and has tstream_read_some and tstream_shutdown;
+ * shutdown and disconnect send a TLS close_notify first.
+ *
+ * End of stream is the peer's close_notify: reads then fail with EPIPE.
+ * A connection that ends without one (which is what a truncation attack
+ * looks like) fails reads with ECONNABORTED instead, and a fatal alert
+ * from the peer with EPROTO; tstream_error_message() says which alert.
+ * A failed handshake sends the peer a fatal alert saying why.
  *
  * Built (and installed) only when configure finds GnuTLS.
  *

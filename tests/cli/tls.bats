@@ -1,0 +1,770 @@
+#!/usr/bin/env bats
+#
+# tls.bats - tls: endpoints of tsock (connect, listen, relay) against real
+# TLS peers: gnutls-serv, gnutls-cli, openssl s_server and s_client, and
+# tsock itself.  Loopback only; tsock and python servers use port 0 and a
+# readiness line; every wait is bounded in time.
+#
+# The certificates are made once per file (setup_file) with openssl, EC
+# P-256 keys, into $BATS_FILE_TMPDIR; they are never committed:
+#   ca.pem          a CA
+#   server.pem      signed by ca, SAN DNS:localhost IP:127.0.0.1 IP:::1
+#   client.pem      signed by ca, for client authentication
+#   other-ca.pem    an unrelated CA
+#   rogue.pem       a client certificate signed by other-ca
+
+bats_require_minimum_version 1.5.0
+
+# ------------------------------------------------------------ certificates
+
+# make_ca NAME CN: a self-signed CA certificate NAME.pem, key NAME-key.pem.
+make_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-nodes -days 2 -subj "/CN=$2" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign \
+		-keyout "$CERTS/$1-key.pem" -out "$CERTS/$1.pem" 2>/dev/null
+}
+
+# make_leaf NAME CN CA EXTENSIONS: NAME.pem (+ NAME-key.pem) signed by CA;
+# EXTENSIONS are openssl x509v3 config lines.
+make_leaf() {
+	local name=$1 cn=$2 ca=$3 ext=$4
+	printf '%s\n' "$ext" >"$CERTS/$name.ext"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=$cn" -keyout "$CERTS/$name-key.pem" \
+		-out "$CERTS/$name.csr" 2>/dev/null &&
+	openssl x509 -req -in "$CERTS/$name.csr" -days 2 \
+		-CA "$CERTS/$ca.pem" -CAkey "$CERTS/$ca-key.pem" \
+		-set_serial "0x$(openssl rand -hex 8)" \
+		-extfile "$CERTS/$name.ext" -out "$CERTS/$name.pem" 2>/dev/null
+}
+
+setup_file() {
+	load helpers
+	# a tsock built without GnuTLS says so; every test is then skipped
+	if "$TSOCK" listen tls:127.0.0.1:0 </dev/null 2>&1 |
+	   grep -q 'built with GnuTLS'; then
+		export TSOCK_NO_TLS=1
+	fi
+	export CERTS="$BATS_FILE_TMPDIR/certs"
+	mkdir -p "$CERTS"
+	make_ca ca "tsock test CA"
+	make_ca other-ca "unrelated test CA"
+	make_leaf server localhost ca 'basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'
+	make_leaf client "tsock test client" ca 'basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth'
+	make_leaf rogue "rogue test client" other-ca 'basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth'
+	local f
+	for f in ca other-ca server client rogue; do
+		[ -s "$CERTS/$f.pem" ] && [ -s "$CERTS/$f-key.pem" ] || {
+			echo "cannot make test certificate $f" >&2
+			return 1
+		}
+	done
+}
+
+teardown_file() {
+	if [ -n "${CERTS:-}" ]; then
+		rm -rf "$CERTS"
+	fi
+}
+
+setup() {
+	load helpers
+	setup_tmp
+	[ -z "${TSOCK_NO_TLS:-}" ] || skip "tsock built without GnuTLS"
+	# the interpreter itself, so that its pid is the one we kill
+	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
+	SRV=(--cert "$CERTS/server.pem" --key "$CERTS/server-key.pem")
+}
+
+teardown() {
+	teardown_tmp
+}
+
+# ------------------------------------------------------------ local helpers
+
+# py_bg NAME [ARGS...]: run the python3 script read from stdin in the
+# background (stdout $TMP/NAME.out, stderr $TMP/NAME.err, fd 3 closed so
+# bats does not wait for it), wait for its "listening on ...:PORT" line on
+# stderr and set PORT_<NAME> and PID_<NAME>.
+py_bg() {
+	local name=$1 line
+	shift
+	cat >"$TMP/$name.py"
+	"$PY" "$TMP/$name.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
+	eval "PORT_$name=\${line##*:}"
+}
+
+# echo_server NAME: a threaded TCP echo server on 127.0.0.1:0 (any number
+# of clients, each echoed until EOF, then shut down).
+echo_server() {
+	py_bg "$1" <<'EOF'
+import socket, sys, threading
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(16)
+print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1],
+      file=sys.stderr, flush=True)
+s.settimeout(60)
+
+def serve(c):
+    n = 0
+    try:
+        c.settimeout(30)
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+            n += len(d)
+        c.shutdown(socket.SHUT_WR)
+    finally:
+        c.close()
+        print('echoed %d bytes' % n, flush=True)
+
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+}
+
+# free_port: print a TCP port of 127.0.0.1 that was free a moment ago, for
+# peers that cannot listen on port 0 and report the port.
+free_port() {
+	"$PY" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()' 3>&-
+}
+
+# wait_listening PORT [SECONDS]: wait (bounded, default 5 s) until some
+# socket listens on TCP PORT, without connecting to it (per /proc/net).
+wait_listening() {
+	local hex i
+	hex=$(printf '%04X' "$1")
+	for ((i = 0; i < ${2:-5} * 50; i++)); do
+		if cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		   awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	echo "nothing listens on port $1 after ${2:-5}s" >&2
+	return 1
+}
+
+# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
+# child to end; its exit status in EXIT_STATUS.
+wait_exit() {
+	local pid=$1 limit=${2:-5} i
+	for ((i = 0; i < limit * 50; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null ||
+		   [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+			EXIT_STATUS=0
+			wait "$pid" 2>/dev/null || EXIT_STATUS=$?
+			return 0
+		fi
+		sleep 0.02
+	done
+	echo "process $pid still running after ${limit}s" >&2
+	return 1
+}
+
+# feed TEXT [FILE REGEX]...: print the line TEXT, then keep stdout open
+# until each FILE has a line matching REGEX (bounded: 5 s each), so that
+# whatever reads it does not see end of stream before its peer's data
+# has arrived.
+feed() {
+	printf '%s\n' "$1"
+	shift
+	while (($# >= 2)); do
+		wait_for_line "$1" "$2" 5 >/dev/null || true
+		shift 2
+	done
+}
+
+# need TOOL: skip the test unless TOOL is installed.
+need() {
+	command -v "$1" >/dev/null || skip "$1 is not installed"
+}
+
+# gnutls_echo NAME [ARGS...]: gnutls-serv --echo with the server
+# certificate on a free port (it cannot report a port 0; it listens on
+# the wildcard address, we only ever connect to 127.0.0.1); waits until it
+# listens and sets PORT_<NAME>.
+gnutls_echo() {
+	local name=$1 port
+	shift
+	need gnutls-serv
+	port=$(free_port)
+	gnutls-serv --echo -p "$port" --x509certfile "$CERTS/server.pem" \
+		--x509keyfile "$CERTS/server-key.pem" "$@" \
+		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	wait_for_line "$TMP/$name.err" "listening on IPv4 .* port $port" \
+		>/dev/null || return 1
+	wait_listening "$port" || return 1
+	eval "PORT_$name=\$port"
+}
+
+# s_server_rev NAME [ARGS...]: openssl s_server on 127.0.0.1 port 0 with
+# the server certificate, answering each line reversed (-rev), any number
+# of clients one after another; sets PORT_<NAME> from its "ACCEPT" line.
+s_server_rev() {
+	local name=$1 line
+	shift
+	openssl s_server -accept 127.0.0.1:0 -cert "$CERTS/server.pem" \
+		-key "$CERTS/server-key.pem" -rev "$@" \
+		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	line=$(wait_for_line "$TMP/$name.out" '^ACCEPT ') || return 1
+	eval "PORT_$name=\${line##*:}"
+}
+
+# fingerprint FILE: the SHA-256 fingerprint of a certificate, AB:CD:...
+fingerprint() {
+	local fp
+	fp=$(openssl x509 -noout -fingerprint -sha256 -in "$1") || return 1
+	echo "${fp#*=}"
+}
+
+# slow_client NAME PORT MODE LIMIT: a plaintext client of PORT that sends
+# nothing (MODE silent) or an HTTP request (MODE garbage), then waits up to
+# LIMIT seconds for the server to close.  Its stderr ($TMP/NAME.err) says
+# "connected", then "eof after S", "reset after S" or "open after S".
+slow_client() {
+	local name=$1
+	shift
+	cat >"$TMP/$name.py" <<'EOF'
+import socket, sys, time
+port, mode, limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+c = socket.create_connection(('127.0.0.1', port), timeout=5)
+t0 = time.monotonic()
+print('connected', file=sys.stderr, flush=True)
+if mode == 'garbage':
+    c.sendall(b'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n')
+c.settimeout(0.05)
+how = 'open'
+while time.monotonic() - t0 < limit:
+    try:
+        if not c.recv(65536):
+            how = 'eof'
+            break
+    except socket.timeout:
+        pass
+    except OSError:
+        how = 'reset'
+        break
+print('%s after %.2f' % (how, time.monotonic() - t0), file=sys.stderr,
+      flush=True)
+EOF
+	"$PY" "$TMP/$name.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	wait_for_line "$TMP/$name.err" '^connected' >/dev/null
+}
+
+# --------------------------------------------- tsock connect, real servers
+
+@test "connect tls: to gnutls-serv --echo: lines round-trip" {
+	gnutls_echo gs
+	printf 'first line\nsecond line, a bit longer\nthird\n' >"$TMP/in"
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_gs" <"$TMP/in"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$TMP/in")" ]
+}
+
+@test "connect tls: to openssl s_server -rev: a line comes back reversed" {
+	s_server_rev srv
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_srv" \
+		<<<"hello over tls"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "slt revo olleh" ]
+}
+
+@test "connect tls: to openssl s_server -quiet: data both ways" {
+	local port rc=0
+	port=$(free_port)
+	# s_server -quiet closes the connection at end of its stdin: keep it
+	# open until the client's line has come
+	mkfifo "$TMP/srv.in"
+	feed "from the server" "$TMP/srv.out" '^from the client$' \
+		>"$TMP/srv.in" 3>&- &
+	BG_PIDS+=("$!")
+	openssl s_server -accept "127.0.0.1:$port" -naccept 1 -quiet \
+		-cert "$CERTS/server.pem" -key "$CERTS/server-key.pem" \
+		<"$TMP/srv.in" >"$TMP/srv.out" 2>"$TMP/srv.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_listening "$port"
+
+	# stdin stays open until both sides have the other's line
+	feed "from the client" "$TMP/srv.out" '^from the client$' \
+		"$TMP/c.out" '^from the server$' |
+		run_bounded 10 "$TSOCK" connect --cafile "$CERTS/ca.pem" \
+			"tls:127.0.0.1:$port" >"$TMP/c.out" 2>"$TMP/c.err" ||
+		rc=$?
+	cat "$TMP/c.err" "$TMP/srv.err"
+	[ "$rc" -eq 0 ]
+	[ "$(cat "$TMP/c.out")" = "from the server" ]
+	[ "$(cat "$TMP/srv.out")" = "from the client" ]
+}
+
+@test "connect tls:localhost: the name checked is the host (DNS SAN)" {
+	s_server_rev rev
+	run --separate-stderr run_bounded 10 "$TSOCK" -4 connect \
+		--cafile "$CERTS/ca.pem" "tls:localhost:$PORT_rev" <<<"abc"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "cba" ]
+}
+
+@test "connect tls:[::1]: IPv6 loopback, the IP SAN is checked" {
+	"$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+		2>/dev/null || skip "no IPv6 loopback"
+	echo "over ipv6" >"$TMP/lst.in"
+	start_tsock lst "${SRV[@]}" listen 'tls:[::1]:0'
+	[ "$LISTEN_lst" = "tls:[::1]:$PORT_lst" ]
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:[::1]:$PORT_lst" </dev/null
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "over ipv6" ]
+}
+
+# --------------------------------------------- tsock listen, real clients
+
+@test "listen tls: gnutls-cli as the client: data both ways" {
+	need gnutls-cli
+	local rc=0
+	mkfifo "$TMP/lst.in"
+	feed "to the client" "$TMP/lst.out" '^to the server$' \
+		>"$TMP/lst.in" 3>&- &
+	BG_PIDS+=("$!")
+	start_tsock lst "${SRV[@]}" listen tls:127.0.0.1:0
+
+	printf 'to the server\n' |
+		run_bounded 10 gnutls-cli --x509cafile "$CERTS/ca.pem" \
+			-p "$PORT_lst" 127.0.0.1 >"$TMP/gc.out" 2>"$TMP/gc.err" ||
+		rc=$?
+	wait_exit "$PID_lst"
+	cat "$TMP/lst.err" "$TMP/gc.err"
+	[ "$rc" -eq 0 ]
+	grep -qx 'to the client' "$TMP/gc.out"
+	[ "$(cat "$TMP/lst.out")" = "to the server" ]
+	[ "$EXIT_STATUS" -eq 0 ]
+}
+
+@test "listen tls: openssl s_client as the client: data both ways" {
+	local rc=0
+	mkfifo "$TMP/lst.in"
+	feed "to the client" "$TMP/lst.out" '^to the server$' \
+		>"$TMP/lst.in" 3>&- &
+	BG_PIDS+=("$!")
+	start_tsock lst "${SRV[@]}" listen tls:127.0.0.1:0
+
+	# -quiet implies -ign_eof: s_client ends when tsock closes
+	printf 'to the server\n' |
+		run_bounded 10 openssl s_client -quiet -verify_return_error \
+			-CAfile "$CERTS/ca.pem" -connect "127.0.0.1:$PORT_lst" \
+			>"$TMP/sc.out" 2>"$TMP/sc.err" || rc=$?
+	wait_exit "$PID_lst"
+	cat "$TMP/lst.err" "$TMP/sc.err"
+	[ "$rc" -eq 0 ]
+	[ "$(cat "$TMP/sc.out")" = "to the client" ]
+	[ "$(cat "$TMP/lst.out")" = "to the server" ]
+	[ "$EXIT_STATUS" -eq 0 ]
+}
+
+@test "listen tls: tsock connect as the client, with -k two in a row" {
+	start_tsock lst -k "${SRV[@]}" listen tls:127.0.0.1:0
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_lst" <<<"one"
+	[ "$status" -eq 0 ]
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_lst" <<<"two"
+	[ "$status" -eq 0 ]
+	wait_for_line "$TMP/lst.out" '^two$'
+	[ "$(cat "$TMP/lst.out")" = "$(printf 'one\ntwo')" ]
+}
+
+# --------------------------------------------- relay chain
+
+@test "relay chain tcp -> tls -> tls -> tcp: 8 MiB round-trip intact" {
+	echo_server echo
+	start_tsock back "${SRV[@]}" relay tls:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_echo"
+	start_tsock front --cafile "$CERTS/ca.pem" relay tcp:127.0.0.1:0 \
+		"tls:127.0.0.1:$PORT_back"
+	random_file "$TMP/data" $((8 * 1024 * 1024))
+
+	run run_bounded 30 "$PY" - "$PORT_front" "$TMP/data" "$TMP/back" \
+		3>&- <<'EOF'
+import socket, sys, threading
+port, src, dst = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = socket.create_connection(('127.0.0.1', port), timeout=20)
+
+def send():
+    with open(src, 'rb') as f:
+        while True:
+            b = f.read(65536)
+            if not b:
+                break
+            c.sendall(b)
+    c.shutdown(socket.SHUT_WR)
+
+t = threading.Thread(target=send)
+t.start()
+n = 0
+with open(dst, 'wb') as f:
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        f.write(d)
+        n += len(d)
+t.join()
+print('received %d bytes' % n)
+EOF
+	echo "$output"
+	cat "$TMP/front.err" "$TMP/back.err"
+	[ "$status" -eq 0 ]
+	[ "$output" = "received $((8 * 1024 * 1024)) bytes" ]
+	[ "$(sha "$TMP/back")" = "$(sha "$TMP/data")" ]
+	wait_for_line "$TMP/echo.out" "^echoed $((8 * 1024 * 1024)) bytes"
+}
+
+# --------------------------------------------- verification
+
+@test "verify: a server from an unknown CA is refused (exit 1)" {
+	s_server_rev srv
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/other-ca.pem" "tls:127.0.0.1:$PORT_srv" \
+		<<<"secret"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" =~ "issuer is unknown" || "$stderr" =~ "not trusted" ]]
+}
+
+@test "verify: the system store does not trust the test CA (exit 1)" {
+	s_server_rev srv
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		"tls:127.0.0.1:$PORT_srv" <<<"secret"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" =~ "verification failed" ]]
+}
+
+@test "verify: a name the certificate lacks is refused (--servername)" {
+	s_server_rev srv
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" --servername other.example \
+		"tls:127.0.0.1:$PORT_srv" <<<"secret"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" =~ name ]]
+	# and the name it has is accepted
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" --servername localhost \
+		"tls:127.0.0.1:$PORT_srv" <<<"abc"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "cba" ]
+}
+
+@test "verify: a wrong --pin is refused, even with a trusted CA" {
+	s_server_rev srv
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" --pin "sha256:$(printf '0%.0s' {1..64})" \
+		"tls:127.0.0.1:$PORT_srv" <<<"secret"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" =~ pin ]]
+}
+
+@test "verify: the right --pin is enough without --cafile" {
+	local fp
+	fp=$(fingerprint "$CERTS/server.pem")
+	s_server_rev srv
+	# as openssl prints it, with colons
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--pin "sha256:$fp" "tls:127.0.0.1:$PORT_srv" <<<"pinned"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "dennip" ]
+	# plain lower-case hex
+	fp=$(tr -d : <<<"$fp" | tr 'A-F' 'a-f')
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--pin "sha256:$fp" "tls:127.0.0.1:$PORT_srv" <<<"again"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "niaga" ]
+	# the pin of another certificate is refused
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--pin "sha256:$(fingerprint "$CERTS/client.pem")" \
+		"tls:127.0.0.1:$PORT_srv" <<<"secret"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" =~ pin ]]
+}
+
+@test "verify: --insecure talks to an untrusted server, with a warning" {
+	s_server_rev srv
+	# untrusted: the wrong CA and the wrong name
+	run --separate-stderr run_bounded 10 "$TSOCK" connect --insecure \
+		--cafile "$CERTS/other-ca.pem" --servername other.example \
+		"tls:127.0.0.1:$PORT_srv" <<<"risky"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "yksir" ]
+	[[ "$stderr" =~ warning ]]
+	[[ "$stderr" =~ insecure ]]
+}
+
+@test "verify: a refused server is told so by a TLS alert" {
+	s_server_rev srv
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/other-ca.pem" "tls:127.0.0.1:$PORT_srv" \
+		<<<"do not send this"
+	[ "$status" -eq 1 ]
+	# a later, proper client is still served
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_srv" <<<"ok"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ko" ]
+	cat "$TMP/srv.err"
+	! grep -q 'siht dnes ton od' "$TMP/srv.out"
+	# RFC 8446 6.2: the refusal is a fatal alert (bad_certificate,
+	# unknown_ca...), not a bare TCP close ("unexpected eof")
+	grep -qi 'alert' "$TMP/srv.err"
+}
+
+# --------------------------------------------- client certificates
+
+@test "--require-client-cert on gnutls-serv: tsock connect --cert/--key" {
+	gnutls_echo gs --require-client-cert --x509cafile "$CERTS/ca.pem"
+
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_gs" <<<"anonymous"
+	echo "no cert: status=$status out=$output stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ -n "$stderr" ]
+
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" --cert "$CERTS/rogue.pem" \
+		--key "$CERTS/rogue-key.pem" "tls:127.0.0.1:$PORT_gs" <<<"rogue"
+	echo "rogue cert: status=$status out=$output stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" --cert "$CERTS/client.pem" \
+		--key "$CERTS/client-key.pem" "tls:127.0.0.1:$PORT_gs" \
+		<<<"authenticated"
+	echo "client cert: status=$status out=$output stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "authenticated" ]
+}
+
+@test "--require-client-cert on a tsock relay: only the client cert passes" {
+	local st_anon st_rogue out_anon out_rogue
+	echo_server echo
+	start_tsock rly "${SRV[@]}" --cafile "$CERTS/ca.pem" \
+		--require-client-cert relay tls:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_echo"
+
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_rly" \
+		<<<"anonymous"
+	echo "no cert: status=$status out=$output stderr=$stderr"
+	st_anon=$status out_anon=$output
+
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" --cert "$CERTS/rogue.pem" \
+		--key "$CERTS/rogue-key.pem" "tls:127.0.0.1:$PORT_rly" \
+		<<<"rogue"
+	echo "rogue cert: status=$status out=$output stderr=$stderr"
+	st_rogue=$status out_rogue=$output
+
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" --cert "$CERTS/client.pem" \
+		--key "$CERTS/client-key.pem" "tls:127.0.0.1:$PORT_rly" \
+		<<<"authenticated"
+	echo "client cert: status=$status out=$output stderr=$stderr"
+	cat "$TMP/rly.err"
+	[ "$status" -eq 0 ]
+	[ "$output" = "authenticated" ]
+	# the relay refused the other two, which never reached the back end
+	# (a GnuTLS client does not offer a certificate from a CA the server
+	# did not ask for, so the rogue one shows none either)
+	[ "$(grep -c 'Certificate is required' "$TMP/rly.err")" -eq 2 ]
+	wait_for_line "$TMP/echo.out" '^echoed'
+	[ "$(cat "$TMP/echo.out")" = "echoed 14 bytes" ]
+	# and the refused clients fail
+	[ -z "$out_anon" ] && [ -z "$out_rogue" ]
+	[ "$st_anon" -eq 1 ]
+	[ "$st_rogue" -eq 1 ]
+}
+
+@test "--require-client-cert: refused openssl clients get a TLS alert" {
+	local rc1=0 rc2=0
+	start_tsock lst "${SRV[@]}" --cafile "$CERTS/ca.pem" \
+		--require-client-cert listen tls:127.0.0.1:0
+	printf 'anonymous\n' |
+		run_bounded 10 openssl s_client -quiet -CAfile "$CERTS/ca.pem" \
+			-connect "127.0.0.1:$PORT_lst" \
+			>"$TMP/sc1.out" 2>"$TMP/sc1.err" || rc1=$?
+	# openssl shows its certificate even if the server's list of CAs
+	# does not name the issuer
+	printf 'rogue\n' |
+		run_bounded 10 openssl s_client -quiet -CAfile "$CERTS/ca.pem" \
+			-cert "$CERTS/rogue.pem" -key "$CERTS/rogue-key.pem" \
+			-connect "127.0.0.1:$PORT_lst" \
+			>"$TMP/sc2.out" 2>"$TMP/sc2.err" || rc2=$?
+	cat "$TMP/lst.err" "$TMP/sc1.err" "$TMP/sc2.err"
+	grep -q 'Certificate is required' "$TMP/lst.err"
+	grep -q 'issuer is unknown\|not trusted' "$TMP/lst.err"
+	[ ! -s "$TMP/lst.out" ]
+	[ ! -s "$TMP/sc1.out" ] && [ ! -s "$TMP/sc2.out" ]
+	[ "$rc1" -ne 0 ] && [ "$rc2" -ne 0 ]
+	kill -0 "$PID_lst"	# still listening
+	# RFC 8446 4.4.2.4 and 6.2: the refusal is a fatal alert
+	# (certificate_required, unknown_ca), not a bare TCP close
+	grep -qi 'alert' "$TMP/sc1.err"
+	grep -qi 'alert' "$TMP/sc2.err"
+}
+
+@test "--require-client-cert: tsock connect names the server's refusal" {
+	gnutls_echo gs --require-client-cert --x509cafile "$CERTS/ca.pem"
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_gs" <<<"anonymous"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	# gnutls-serv sends a certificate_required alert: the message should
+	# say so (e.g. "alert: Certificate is required"), not just
+	# "Protocol error"
+	[[ "$stderr" =~ [Aa]lert|[Cc]ertificate ]]
+}
+
+@test "--require-client-cert: gnutls-cli with the client cert is served" {
+	need gnutls-cli
+	echo_server echo
+	start_tsock rly "${SRV[@]}" --cafile "$CERTS/ca.pem" \
+		--require-client-cert relay tls:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_echo"
+	local rc=0
+	feed "via gnutls-cli" "$TMP/gc.out" '^via gnutls-cli$' |
+		run_bounded 10 gnutls-cli --x509cafile "$CERTS/ca.pem" \
+			--x509certfile "$CERTS/client.pem" \
+			--x509keyfile "$CERTS/client-key.pem" \
+			-p "$PORT_rly" 127.0.0.1 >"$TMP/gc.out" 2>"$TMP/gc.err" ||
+		rc=$?
+	cat "$TMP/rly.err"
+	[ "$rc" -eq 0 ]
+	grep -qx 'via gnutls-cli' "$TMP/gc.out"
+}
+
+# --------------------------------------------- slow and broken clients
+
+@test "relay tls: silent and garbage clients do not block a TLS client" {
+	echo_server echo
+	start_tsock rly "${SRV[@]}" relay tls:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_echo"
+	slow_client silent "$PORT_rly" silent 8
+	slow_client garbage "$PORT_rly" garbage 8
+
+	run --separate-stderr run_bounded 5 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_rly" \
+		<<<"not blocked"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "not blocked" ]
+	# the silent client is still connected (default: 10 s to finish)
+	kill -0 "$PID_silent"
+	! grep -q 'after' "$TMP/silent.err"
+	# the garbage was refused and never reached the back end
+	wait_for_line "$TMP/garbage.err" '^(eof|reset) after'
+	wait_for_line "$TMP/echo.out" '^echoed'
+	[ "$(cat "$TMP/echo.out")" = "echoed 12 bytes" ]
+	kill -0 "$PID_rly"
+}
+
+@test "relay tls -w 1: a silent client is dropped after about 1 s" {
+	echo_server echo
+	start_tsock rly -w 1 "${SRV[@]}" relay tls:127.0.0.1:0 \
+		"tcp:127.0.0.1:$PORT_echo"
+	slow_client silent "$PORT_rly" silent 5
+	local line t
+	line=$(wait_for_line "$TMP/silent.err" ' after ' 7)
+	echo "$line"
+	cat "$TMP/rly.err"
+	[[ "$line" =~ ^(eof|reset)\ after\ ([0-9.]+)$ ]]
+	t=${BASH_REMATCH[2]}
+	# about 1 s: not at once, well before the 5 s limit
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.7 && t < 4) }'
+	grep -q 'timed out' "$TMP/rly.err"
+	# the relay goes on serving
+	run --separate-stderr run_bounded 5 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_rly" <<<"next"
+	[ "$status" -eq 0 ]
+	[ "$output" = "next" ]
+}
+
+@test "listen tls -w 1: a silent client is dropped, then the next served" {
+	echo "for the second client" >"$TMP/lst.in"
+	start_tsock lst -w 1 "${SRV[@]}" listen tls:127.0.0.1:0
+	slow_client silent "$PORT_lst" silent 5
+	run --separate-stderr run_bounded 6 "$TSOCK" connect \
+		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_lst" </dev/null
+	echo "status=$status stderr=$stderr"
+	cat "$TMP/lst.err"
+	[ "$status" -eq 0 ]
+	[ "$output" = "for the second client" ]
+	wait_for_line "$TMP/silent.err" '^(eof|reset) after'
+}
+
+# --------------------------------------------- usage errors
+
+@test "a tls listener without --cert/--key is a usage error (exit 2)" {
+	run --separate-stderr run_bounded 5 "$TSOCK" listen tls:127.0.0.1:0
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" =~ "--cert" ]]
+	! [[ "$stderr" =~ "listening on" ]]
+
+	run --separate-stderr run_bounded 5 "$TSOCK" relay tls:127.0.0.1:0 \
+		tcp:127.0.0.1:9
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" =~ "--cert" ]]
+
+	run --separate-stderr run_bounded 5 "$TSOCK" \
+		--cert "$CERTS/server.pem" listen tls:127.0.0.1:0
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" =~ "--key" ]]
+}
