@@ -49,7 +49,7 @@ CLIENT_LIMIT=$((DURATION + 120))
 run_client() {
 	local name=$1 port=$2 pid=$3
 	shift 3
-	if ! timeout -k 5 "$CLIENT_LIMIT" "$PYTHON" "$BENCH_DIR/conc_client.py" \
+	if ! timeout --foreground -k 5 "$CLIENT_LIMIT" "$PYTHON" "$BENCH_DIR/conc_client.py" \
 		--port "$port" --conns "$N" --duration "$DURATION" \
 		--watch "$pid" "$@" >"$BENCH_TMP/$name.json" 2>"$BENCH_TMP/$name.client.err"; then
 		note "$name client failed: $(tail -3 "$BENCH_TMP/$name.client.err")"

@@ -13,6 +13,8 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PYTHON=${PYTHON:-python3}
+# the helpers import benchutil.py: leave no __pycache__ in the tree
+export PYTHONDONTWRITEBYTECODE=1
 UTIL="$BENCH_DIR/benchutil.py"
 
 # Processes started with bg_start, ended in reverse order by cleanup.

@@ -39,7 +39,7 @@ measure() {
 	shift 3
 	for ((run = 1; run <= RUNS; run++)); do
 		json=$BENCH_TMP/$name-$run.json
-		if ! timeout -k 2 $((SECS + 20)) "$PYTHON" "$LOAD" --port "$port" \
+		if ! timeout --foreground -k 2 $((SECS + 20)) "$PYTHON" "$LOAD" --port "$port" \
 			--size "$SIZE" --duration "$SECS" --watch "$pid" "$@" \
 			>"$json" 2>"$json.err"; then
 			note "$name: $(cat "$json" "$json.err" | tail -3)"

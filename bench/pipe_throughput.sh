@@ -42,10 +42,10 @@ run_one() {
 	# The sender's stdout (data echoed back: none) is thrown away.
 	if [[ ${cmd[0]} == "$PYTHON" ]]; then
 		# the ceiling: no pipe, the sender writes from memory
-		timeout -k 2 "$LIMIT" "${cmd[@]}" ||
+		timeout --foreground -k 2 "$LIMIT" "${cmd[@]}" ||
 			note "$name: sender failed"
 	elif ! head -c "$SIZE" /dev/zero |
-		timeout -k 2 "$LIMIT" "${cmd[@]}" >/dev/null; then
+		timeout --foreground -k 2 "$LIMIT" "${cmd[@]}" >/dev/null; then
 		note "$name: sender failed"
 	fi
 	# the sink ends by itself at end of stream; not if the sender failed
@@ -75,7 +75,7 @@ pipe_only() {
 	local t0 t1 b=- run
 	for ((run = 1; run <= RUNS; run++)); do
 		t0=$(date +%s.%N)
-		head -c "$SIZE" /dev/zero | timeout -k 2 "$LIMIT" cat >/dev/null
+		head -c "$SIZE" /dev/zero | timeout --foreground -k 2 "$LIMIT" cat >/dev/null
 		t1=$(date +%s.%N)
 		b=$(max "$b" "$(awk -v b="$BYTES" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", b / 1e6 / (z - a) }')")
 	done

@@ -34,7 +34,7 @@ measure() {
 	for ((run = 1; run <= RUNS; run++)); do
 		json=$BENCH_TMP/iperf-$port-$run.json
 		# bounded: iperf3's own -t plus time to connect and report
-		if ! timeout -k 2 $((SECS + 20)) iperf3 -c 127.0.0.1 -p "$port" \
+		if ! timeout --foreground -k 2 $((SECS + 20)) iperf3 -c 127.0.0.1 -p "$port" \
 			-t "$SECS" -J >"$json" 2>"$json.err"; then
 			note "iperf3 through port $port failed: $(head -c 300 "$json.err")"
 			continue

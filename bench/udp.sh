@@ -98,7 +98,7 @@ measure() {
 		json=$BENCH_TMP/$kind-$run.json
 		tree=()
 		[[ -z $SRV_TREE ]] || tree=("$SRV_TREE")
-		if ! timeout -k 2 $((SECS + 30)) "$PYTHON" "$LOAD" --port "$SRV_PORT" \
+		if ! timeout --foreground -k 2 $((SECS + 30)) "$PYTHON" "$LOAD" --port "$SRV_PORT" \
 			--sockets "$sockets" --window "$window" --size 64 \
 			--duration "$SECS" --watch "$SRV_PID" "${tree[@]}" \
 			>"$json" 2>"$json.err"; then

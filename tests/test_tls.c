@@ -45,7 +45,7 @@
 #endif
 
 #define TIMEOUT_MS	5000
-#define BIG_TIMEOUT_MS	60000	/* the 4 MiB transfers, under sanitizers */
+#define BIG_TIMEOUT_MS	60000	/* 4 MiB transfers, under sanitizers */
 #define XFER_LEN	(4 * 1024 * 1024)
 
 /* ------------------------------------------------------------------ */
@@ -65,7 +65,7 @@ struct pki {
 	char *missing;		/* a name that does not exist */
 	char pin_colons[7 + 32 * 3];	/* "sha256:AB:CD:..." */
 	char pin_plain[64 + 1];		/* "abcd..." */
-	char ca_pin[64 + 1];		/* the CA's: a pin that does not match */
+	char ca_pin[64 + 1];		/* the CA's: a pin that fails */
 };
 
 static struct pki *pki;
@@ -256,6 +256,23 @@ static gnutls_x509_crt_t pki_crt(enum pki_kind kind, const char *cn,
 	return crt;
 }
 
+/* The keys and certificates group_setup() makes. */
+enum { K_CA, K_OTHER, K_IMPOSTOR, K_SERVER, K_CLIENT, K_ROGUE, K_FORGED,
+       K_COUNT };
+
+/* Write the certificate and, if key_name is not NULL, the key. */
+static bool pki_write(const char *crt_name, const char *key_name,
+		      gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+		      char **crt_path, char **key_path)
+{
+	*crt_path = pki_write_crt(crt_name, crt);
+	if (key_name != NULL) {
+		*key_path = pki_write_key(key_name, key);
+		return *crt_path != NULL && *key_path != NULL;
+	}
+	return *crt_path != NULL;
+}
+
 static int group_setup(void **state)
 {
 	static const char junk[] = "this is not a certificate\n";
@@ -263,11 +280,8 @@ static int group_setup(void **state)
 		"-----BEGIN CERTIFICATE-----\n"
 		"!!!! not base64 at all ????\n"
 		"-----END CERTIFICATE-----\n";
-	gnutls_x509_privkey_t ca_key = NULL, other_key = NULL;
-	gnutls_x509_privkey_t srv_key = NULL, cli_key = NULL, rog_key = NULL;
-	gnutls_x509_privkey_t imp_key = NULL, fgd_key = NULL;
-	gnutls_x509_crt_t ca = NULL, other = NULL, imp = NULL;
-	gnutls_x509_crt_t srv = NULL, cli = NULL, rog = NULL, fgd = NULL;
+	gnutls_x509_privkey_t key[K_COUNT] = { NULL };
+	gnutls_x509_crt_t crt[K_COUNT] = { NULL };
 	uint8_t digest[32], ca_digest[32];
 	int ret = -1;
 	int i;
@@ -281,55 +295,58 @@ static int group_setup(void **state)
 	if (pki->dir == NULL) {
 		goto out;
 	}
-	ca_key = pki_key();
-	other_key = pki_key();
-	srv_key = pki_key();
-	cli_key = pki_key();
-	rog_key = pki_key();
-	imp_key = pki_key();
-	fgd_key = pki_key();
-	if (!ca_key || !other_key || !srv_key || !cli_key || !rog_key ||
-	    !imp_key || !fgd_key) {
+	for (i = 0; i < K_COUNT; i++) {
+		key[i] = pki_key();
+		if (key[i] == NULL) {
+			goto out;
+		}
+	}
+	/* the impostor has the CA's name, not its key */
+	crt[K_CA] = pki_crt(PKI_CA, "tsocket test CA", 1, key[K_CA],
+			    NULL, NULL);
+	crt[K_OTHER] = pki_crt(PKI_CA, "tsocket unrelated CA", 2,
+			       key[K_OTHER], NULL, NULL);
+	crt[K_IMPOSTOR] = pki_crt(PKI_CA, "tsocket test CA", 3,
+				  key[K_IMPOSTOR], NULL, NULL);
+	if (!crt[K_CA] || !crt[K_OTHER] || !crt[K_IMPOSTOR]) {
 		goto out;
 	}
-	ca = pki_crt(PKI_CA, "tsocket test CA", 1, ca_key, NULL, NULL);
-	other = pki_crt(PKI_CA, "tsocket unrelated CA", 2, other_key,
-			NULL, NULL);
-	imp = pki_crt(PKI_CA, "tsocket test CA", 6, imp_key, NULL, NULL);
-	if (ca == NULL || other == NULL || imp == NULL) {
+	crt[K_SERVER] = pki_crt(PKI_SERVER, "localhost", 4, key[K_SERVER],
+				crt[K_CA], key[K_CA]);
+	crt[K_CLIENT] = pki_crt(PKI_CLIENT, "test client", 5, key[K_CLIENT],
+				crt[K_CA], key[K_CA]);
+	crt[K_ROGUE] = pki_crt(PKI_CLIENT, "rogue client", 6, key[K_ROGUE],
+			       crt[K_OTHER], key[K_OTHER]);
+	crt[K_FORGED] = pki_crt(PKI_CLIENT, "forged client", 7,
+				key[K_FORGED], crt[K_IMPOSTOR],
+				key[K_IMPOSTOR]);
+	if (!crt[K_SERVER] || !crt[K_CLIENT] || !crt[K_ROGUE] ||
+	    !crt[K_FORGED]) {
 		goto out;
 	}
-	srv = pki_crt(PKI_SERVER, "localhost", 3, srv_key, ca, ca_key);
-	cli = pki_crt(PKI_CLIENT, "test client", 4, cli_key, ca, ca_key);
-	rog = pki_crt(PKI_CLIENT, "rogue client", 5, rog_key, other,
-		      other_key);
-	fgd = pki_crt(PKI_CLIENT, "forged client", 7, fgd_key, imp, imp_key);
-	if (srv == NULL || cli == NULL || rog == NULL || fgd == NULL) {
+	if (!pki_write("ca.pem", NULL, crt[K_CA], NULL, &pki->ca_cert,
+		       NULL) ||
+	    !pki_write("other-ca.pem", NULL, crt[K_OTHER], NULL,
+		       &pki->other_ca_cert, NULL) ||
+	    !pki_write("server.pem", "server-key.pem", crt[K_SERVER],
+		       key[K_SERVER], &pki->server_cert, &pki->server_key) ||
+	    !pki_write("client.pem", "client-key.pem", crt[K_CLIENT],
+		       key[K_CLIENT], &pki->client_cert, &pki->client_key) ||
+	    !pki_write("rogue.pem", "rogue-key.pem", crt[K_ROGUE],
+		       key[K_ROGUE], &pki->rogue_cert, &pki->rogue_key) ||
+	    !pki_write("forged.pem", "forged-key.pem", crt[K_FORGED],
+		       key[K_FORGED], &pki->forged_cert, &pki->forged_key)) {
 		goto out;
 	}
-	pki->ca_cert = pki_write_crt("ca.pem", ca);
-	pki->other_ca_cert = pki_write_crt("other-ca.pem", other);
-	pki->server_cert = pki_write_crt("server.pem", srv);
-	pki->server_key = pki_write_key("server-key.pem", srv_key);
-	pki->client_cert = pki_write_crt("client.pem", cli);
-	pki->client_key = pki_write_key("client-key.pem", cli_key);
-	pki->rogue_cert = pki_write_crt("rogue.pem", rog);
-	pki->rogue_key = pki_write_key("rogue-key.pem", rog_key);
-	pki->forged_cert = pki_write_crt("forged.pem", fgd);
-	pki->forged_key = pki_write_key("forged-key.pem", fgd_key);
 	pki->junk = pki_file("junk.pem", junk, strlen(junk));
 	pki->bad_pem = pki_file("bad.pem", bad_pem, strlen(bad_pem));
 	pki->missing = talloc_asprintf(pki, "%s/no-such-file.pem",
 				       pki->dir);
-	if (!pki->ca_cert || !pki->other_ca_cert || !pki->server_cert ||
-	    !pki->server_key || !pki->client_cert || !pki->client_key ||
-	    !pki->rogue_cert || !pki->rogue_key || !pki->forged_cert ||
-	    !pki->forged_key || !pki->junk ||
-	    !pki->bad_pem || !pki->missing) {
+	if (!pki->junk || !pki->bad_pem || !pki->missing) {
 		goto out;
 	}
-	if (pki_sha256_hex(srv, digest, pki->pin_plain) != 0 ||
-	    pki_sha256_hex(ca, ca_digest, pki->ca_pin) != 0) {
+	if (pki_sha256_hex(crt[K_SERVER], digest, pki->pin_plain) != 0 ||
+	    pki_sha256_hex(crt[K_CA], ca_digest, pki->ca_pin) != 0) {
 		goto out;
 	}
 	/* the server's again, as "sha256:AB:CD:..." */
@@ -340,20 +357,14 @@ static int group_setup(void **state)
 	}
 	ret = 0;
 out:
-	if (ca_key) gnutls_x509_privkey_deinit(ca_key);
-	if (other_key) gnutls_x509_privkey_deinit(other_key);
-	if (srv_key) gnutls_x509_privkey_deinit(srv_key);
-	if (cli_key) gnutls_x509_privkey_deinit(cli_key);
-	if (rog_key) gnutls_x509_privkey_deinit(rog_key);
-	if (imp_key) gnutls_x509_privkey_deinit(imp_key);
-	if (fgd_key) gnutls_x509_privkey_deinit(fgd_key);
-	if (ca) gnutls_x509_crt_deinit(ca);
-	if (other) gnutls_x509_crt_deinit(other);
-	if (srv) gnutls_x509_crt_deinit(srv);
-	if (cli) gnutls_x509_crt_deinit(cli);
-	if (rog) gnutls_x509_crt_deinit(rog);
-	if (imp) gnutls_x509_crt_deinit(imp);
-	if (fgd) gnutls_x509_crt_deinit(fgd);
+	for (i = 0; i < K_COUNT; i++) {
+		if (crt[i] != NULL) {
+			gnutls_x509_crt_deinit(crt[i]);
+		}
+		if (key[i] != NULL) {
+			gnutls_x509_privkey_deinit(key[i]);
+		}
+	}
 	if (ret != 0) {
 		fprintf(stderr, "test_tls: cannot make the certificates\n");
 		TALLOC_FREE(pki);
@@ -421,12 +432,16 @@ static int teardown(void **state)
 } while (0)
 
 /* A message is there, says something, and mentions what if not NULL. */
-static void assert_msg(const char *msg, const char *what)
+#define assert_msg(msg, what) assert_msg_at(msg, what, __FILE__, __LINE__)
+static void assert_msg_at(const char *msg, const char *what,
+			  const char *file, int line)
 {
-	assert_non_null(msg);
-	assert_true(strlen(msg) > 0);
+	if (msg == NULL || msg[0] == '\0') {
+		fail_msg("%s:%d: no message", file, line);
+	}
 	if (what != NULL && strcasestr(msg, what) == NULL) {
-		fail_msg("message '%s' does not mention '%s'", msg, what);
+		fail_msg("%s:%d: message '%s' does not mention '%s'", file,
+			 line, msg, what);
 	}
 }
 
@@ -584,7 +599,7 @@ struct hs;
 struct hs_side {
 	struct hs *hs;
 	struct tevent_req *req;
-	struct tstream_context *plain;	/* ours until the handshake is ok */
+	struct tstream_context *plain;	/* ours until the handshake */
 	struct tstream_context *under;	/* then the TLS stream's */
 	struct tstream_context *tls;
 	bool done, collected;
@@ -1520,6 +1535,9 @@ static void test_eof_close_notify(void **state)
 	assert_int_equal(do_read_some(t, h.c.tls, buf, sizeof(buf), &err),
 			 -1);
 	assert_err(err, EPIPE);
+	/* the peer has gone: writing is EPIPE or ECONNRESET */
+	assert_int_equal(do_writev(t, h.c.tls, "x", 1, &err), -1);
+	assert_err2(err, EPIPE, ECONNRESET);
 
 	/* the side that disconnected is closed */
 	assert_int_equal(do_readv(t, h.s.tls, buf, 1, &err), -1);
@@ -1581,6 +1599,8 @@ static void test_eof_raw_close(void **state)
 	if (err == ECONNABORTED) {
 		assert_msg(tstream_error_message(h.c.tls), "close_notify");
 	}
+	/* closing a connection whose peer has gone still succeeds */
+	assert_int_equal(do_disconnect(t, h.c.tls, &err), 0);
 	TALLOC_FREE(h.c.tls);
 }
 
@@ -1608,6 +1628,33 @@ static void test_eof_raw_close_sticky(void **state)
 	assert_int_equal(do_writev(t, h.c.tls, "x", 1, &err), -1);
 	assert_err2(err, EPIPE, ECONNRESET);
 	TALLOC_FREE(h.c.tls);
+}
+
+/*
+ * Rule: a fatal alert is final too: after the peer's alert failed a read
+ * with EPROTO, the next read fails with EPROTO again and
+ * tstream_error_message() still names the alert.
+ */
+static void test_alert_sticky(void **state)
+{
+	struct tctx *t = *state;
+	struct hs h;
+	uint8_t b;
+	int err;
+
+	/* the client refuses the pin after the server is done */
+	hs_run(t, client_params(t, &(struct tstream_tls_client_opts) {
+		.pin = pki->ca_pin,
+	}), plain_server(t), &h);
+	assert_int_equal(h.c.ret, -1);
+	assert_int_equal(h.s.ret, 0);
+	assert_int_equal(do_readv(t, h.s.tls, &b, 1, &err), -1);
+	assert_err(err, EPROTO);
+	assert_msg(tstream_error_message(h.s.tls), "alert");
+	assert_int_equal(do_readv(t, h.s.tls, &b, 1, &err), -1);
+	assert_err(err, EPROTO);
+	assert_msg(tstream_error_message(h.s.tls), "alert");
+	TALLOC_FREE(h.s.tls);
 }
 
 /*
@@ -1983,7 +2030,7 @@ static void test_garbage_server(void **state)
 	junk[2] = 0x03;
 	junk[3] = 0x01;
 	junk[4] = 0x00;
-	junk[5] = 0x02;		/* ...a ServerHello of 252 bytes of junk */
+	junk[5] = 0x02;		/* ...a ServerHello of 252 junk bytes */
 	junk[6] = 0x00;
 	junk[7] = 0x00;
 	junk[8] = 0xfc;
@@ -2259,6 +2306,41 @@ static void test_pending_bytes(void **state)
 }
 
 /*
+ * Rule: a quiet stream does not spin the loop: idle TLS streams, a
+ * pending readv with nothing to read, and a half-closed peer with no
+ * read installed leave the loop (nearly) without events.
+ */
+static void test_idle_no_spin(void **state)
+{
+	struct tctx *t = *state;
+	struct pending_read pr;
+	uint8_t buf[4];
+	struct hs h;
+	unsigned n;
+	int err;
+
+	hs_ok(t, ca_client(t, "localhost"), plain_server(t), &h);
+	n = tu_loop_count_events(t->ev, 100);
+	assert_in_range(n, 0, 5);
+
+	pending_read_start(t, &pr, h.c.tls, buf, 4);
+	n = tu_loop_count_events(t->ev, 100);
+	assert_in_range(n, 0, 5);
+	assert_false(pr.done);
+
+	/* the client's end arrives; the server reads nothing */
+	assert_int_equal(do_shutdown(t, h.c.tls, &err), 0);
+	n = tu_loop_count_events(t->ev, 100);
+	assert_in_range(n, 0, 5);
+
+	assert_int_equal(do_writev(t, h.s.tls, "done", 4, &err), 4);
+	assert_int_equal(pending_read_finish(t, &pr, &err), 4);
+	assert_memory_equal(buf, "done", 4);
+	TALLOC_FREE(h.c.tls);
+	TALLOC_FREE(h.s.tls);
+}
+
+/*
  * Rule: the TLS stream owns its plain stream once the handshake is done,
  * and a failed handshake leaves it to the caller: freeing what we hold
  * closes every descriptor.
@@ -2313,6 +2395,7 @@ int main(void)
 		T(test_eof_raw_close),
 		T(test_eof_raw_close_sticky),
 		T(test_eof_raw_close_pending),
+		T(test_alert_sticky),
 		T(test_half_close),
 		T(test_ebusy),
 		T(test_cancel_readv),
@@ -2328,6 +2411,7 @@ int main(void)
 		T(test_zero_length_iov_first),
 		T(test_vector_einval),
 		T(test_pending_bytes),
+		T(test_idle_no_spin),
 		T(test_no_fd_leak),
 	};
 #undef T

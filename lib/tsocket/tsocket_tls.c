@@ -60,6 +60,11 @@ struct tstream_tls {
 	size_t out_len;
 
 	char *last_error;	/* see tstream_error_message() */
+	/*
+	 * GnuTLS invalidates a session after a fatal error; later reads and
+	 * writes report the first error again instead of that.
+	 */
+	int fatal_errno;
 };
 
 /* ---------------------------------------------------------------- params */
@@ -451,10 +456,21 @@ static const char *tls_error_message(struct tstream_context *stream)
 	return tls->last_error;
 }
 
-/* The errno for a failed GnuTLS call. */
+static int tls_errno_of(struct tstream_tls *tls, int ret);
+
+/* The errno for a failed GnuTLS call (the first fatal one sticks). */
 static int tls_errno(struct tstream_tls *tls, int ret)
 {
+	if (tls->fatal_errno != 0) {
+		return tls->fatal_errno;
+	}
 	tls_note_error(tls, ret);
+	tls->fatal_errno = tls_errno_of(tls, ret);
+	return tls->fatal_errno;
+}
+
+static int tls_errno_of(struct tstream_tls *tls, int ret)
+{
 	switch (ret) {
 	case GNUTLS_E_PREMATURE_TERMINATION:
 		/* a truncation attack looks just like this: not an end */
@@ -708,7 +724,11 @@ static void tls_handshake_finish(struct tevent_req *req, int ret)
 
 	if (ret < 0) {
 		state->error = tls_handshake_error(state, tls, ret);
-		tls_handshake_fail(req, tls_errno(tls, ret), ret);
+		/* before any data, a peer that leaves has just gone away */
+		tls_handshake_fail(req,
+				   ret == GNUTLS_E_PREMATURE_TERMINATION
+					? EPIPE : tls_errno(tls, ret),
+				   ret);
 		return;
 	}
 	if (tls->params->have_pin) {
@@ -913,6 +933,12 @@ static void tls_readv_step(struct tevent_req *req)
 	ssize_t n;
 	bool nomem;
 
+	if (tls->fatal_errno != 0) {
+		tevent_req_error(req, tls->fatal_errno);
+		return;
+	}
+	/* GnuTLS takes an empty buffer for a bad request: skip them */
+	tsocket_iovec_advance(&state->vector, &state->count, 0);
 	while (state->count > 0) {
 		n = gnutls_record_recv(tls->session, state->vector->iov_base,
 				       state->vector->iov_len);
@@ -1065,6 +1091,12 @@ static struct tevent_req *tls_writev_send(TALLOC_CTX *mem_ctx,
 	}
 	if (tls->session == NULL) {
 		tevent_req_error(req, ENOTCONN);
+		return tevent_req_post(req, ev);
+	}
+	if (tls->fatal_errno != 0) {
+		/* the session is dead: nothing can be written any more */
+		tevent_req_error(req, tls->fatal_errno == ECONNRESET
+				      ? ECONNRESET : EPIPE);
 		return tevent_req_post(req, ev);
 	}
 	/* encrypt it all now (the push never blocks), then flush it */
