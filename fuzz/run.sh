@@ -76,14 +76,14 @@ max_len_for() {
 # AC_USE_SYSTEM_EXTENSIONS defines, and no GnuTLS.
 write_config_h() {
 	mkdir -p "$1"
-	cat >"$1/config.h.tmp" <<-'EOF'
+	cat >"$1/config.h.$$" <<-'EOF'
 	/* written by fuzz/run.sh in place of configure's */
 	#ifndef _GNU_SOURCE
 	# define _GNU_SOURCE 1
 	#endif
 	#define PACKAGE "tsock"
 	EOF
-	mv "$1/config.h.tmp" "$1/config.h"
+	mv "$1/config.h.$$" "$1/config.h"
 }
 
 # build CC OUTPUT TARGET [EXTRA-SOURCE...], with the caller's cflags
@@ -139,8 +139,10 @@ fuzz() {
 	# new inputs go to the first directory: the seed corpus stays as it is
 	"$bin" "${opts[@]}" "$dir/corpus" "$here/corpus/$t" \
 		>"$dir/fuzz.log" 2>&1 || true
-	grep -E '^(stat::|#[0-9]+ +DONE|INFO: fuzzed for|Done [0-9]+ runs)' \
-		"$dir/fuzz.log" | tail -n 12 || true
+	# the last status line counts the runs (with -fork=1 too)
+	grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -n 1 || true
+	grep -E '^(stat::|INFO: fuzzed for|Done [0-9]+ runs)' \
+		"$dir/fuzz.log" || true
 	if compgen -G "$dir/crashes/*" >/dev/null; then
 		echo "== $t: findings in $dir/crashes/:"
 		ls -l "$dir/crashes/"

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include "commands.h"
@@ -215,6 +216,10 @@ static int client_destructor(struct client *c)
 	struct run *run = c->run;
 
 	run->active--;
+	if (run->active == 0) {
+		/* idle again: give the memory of a busy spell back */
+		malloc_trim(0);
+	}
 	if (run->listener != NULL) {
 		listener_pause(run->listener,
 			       run->active >= run->opts->max_conns);

@@ -18,6 +18,12 @@
 
 /* How long to stop accepting when out of file descriptors. */
 #define LISTENER_BACKOFF_MS 100
+/*
+ * Receive buffer of datagram listeners: one socket takes every peer's
+ * datagrams, so bursts must not overflow the default (about 200 KiB).
+ * The kernel caps it at net.core.rmem_max.
+ */
+#define LISTENER_DGRAM_RCVBUF (4 * 1024 * 1024)
 
 struct listener {
 	struct tevent_context *ev;
@@ -348,6 +354,12 @@ struct channel *listener_bind_dgram(TALLOC_CTX *mem_ctx,
 	}
 	chan->name = talloc_strdup(chan, ep->text);
 	err = listener_bind(chan, ep, SOCK_DGRAM, &fd, &sf);
+	if (err == NULL) {
+		int size = LISTENER_DGRAM_RCVBUF;
+
+		/* best effort: a smaller buffer still works */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	}
 	if (err == NULL &&
 	    tdgram_bsd_existing_socket(chan, fd, &chan->dgram) == -1) {
 		err = strerror(errno);

@@ -18,8 +18,21 @@
 #include "log.h"
 #include "relay.h"
 
-/* Largest chunk read from a stream in one go. */
-#define RELAY_STREAM_CHUNK (1024 * 1024)
+/*
+ * Raw stream reads use a small buffer, given back after every write, so
+ * a trickle of messages (or an idle relay) holds almost no memory.  A
+ * read that fills it switches to a large buffer kept from read to read,
+ * for as long as reads bring at least RELAY_BULK_MIN bytes (a bulk
+ * transfer): few system calls per byte.  (Switching back too eagerly,
+ * say on every read short of 16 KiB, costs a quarter of the throughput
+ * in buffer churn.)
+ */
+#define RELAY_CHUNK_MIN (16 * 1024)
+#define RELAY_CHUNK_MAX (1024 * 1024)
+#define RELAY_BULK_MIN 4096
+/* PDUs already read ahead go out together: at most this many per write. */
+#define RELAY_BATCH 64
+#define RELAY_BATCH_BYTES (256 * 1024)
 /* Largest datagram we send: the most UDP over IPv4 can carry. */
 #define RELAY_DGRAM_MAX 65507
 
@@ -32,13 +45,15 @@ struct pump {
 	struct tframe_reader *reader;	/* the source is framed */
 	bool add_header;		/* datagram into a framed stream */
 	bool strip_header;		/* framed stream into datagrams */
-	size_t chunk;			/* largest raw read */
+	size_t chunk_max;		/* largest raw read */
+	size_t chunk;			/* the raw read buffer's size now */
 	bool keep;			/* keep the buffer for the next read */
 
 	uint8_t *buf;			/* the data in flight */
 	size_t len;
+	TALLOC_CTX *batch;		/* or several PDUs, for one write */
 	uint8_t hdr[80];		/* header for add_header */
-	struct iovec iov[2];
+	struct iovec iov[RELAY_BATCH];
 
 	struct tevent_req *req;		/* the current read or write */
 	bool eof, done;
@@ -221,6 +236,7 @@ static void pump_written(struct tevent_req *subreq)
 		TALLOC_FREE(p->buf);
 	}
 	p->keep = false;
+	TALLOC_FREE(p->batch);
 	if (n == -1) {
 		if (err == EPIPE && p->dst->is_stdio) {
 			/* the reader of our output is gone: a quiet end */
@@ -314,9 +330,50 @@ static void pump_read_dgram_done(struct tevent_req *subreq)
 	pump_got(p, n, err);
 }
 
+/*
+ * Framed stream into a stream: the PDU just read and the ones already
+ * complete behind it go out in one writev, so a burst of small PDUs does
+ * not cost a system call each.
+ */
+static void pump_write_pdus(struct pump *p, uint8_t *first, size_t size)
+{
+	struct relay *r = p->relay;
+	size_t n = 0, total = 0;
+	uint8_t *pdu = first;
+
+	p->batch = talloc_new(r);
+	if (p->batch == NULL) {
+		pump_fail(p, p->src, ENOMEM);
+		return;
+	}
+	while (pdu != NULL) {
+		talloc_steal(p->batch, pdu);
+		p->iov[n].iov_base = pdu;
+		p->iov[n].iov_len = size;
+		n++;
+		total += size;
+		if (r->opts->hexdump) {
+			log_hexdump(p->label, pdu, size);
+		}
+		if (n == RELAY_BATCH || total >= RELAY_BATCH_BYTES) {
+			break;
+		}
+		/* a bad next header is reported by the next read */
+		pdu = tframe_reader_take_buffered(p->reader, p->batch, &size);
+	}
+	p->bytes += total;
+	p->req = tstream_writev_send(r, r->ev, p->dst->stream, p->iov, n);
+	if (p->req == NULL) {
+		pump_fail(p, p->dst, ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(p->req, pump_written, p);
+}
+
 static void pump_read_pdu_done(struct tevent_req *subreq)
 {
 	struct pump *p = tevent_req_callback_data_void(subreq);
+	uint8_t *pdu;
 	int err = 0;
 	size_t size = 0;
 
@@ -327,16 +384,21 @@ static void pump_read_pdu_done(struct tevent_req *subreq)
 		return;
 	}
 	talloc_free(subreq);
-	p->buf = tframe_reader_take(p->reader, p->relay, &size);
-	pump_got(p, p->buf != NULL ? (ssize_t)size : -1, ENOMEM);
+	pdu = tframe_reader_take(p->reader, p->relay, &size);
+	if (pdu != NULL && p->dst->stream != NULL) {
+		p->relay->last_active = tevent_timeval_current();
+		pump_write_pdus(p, pdu, size);
+		return;
+	}
+	p->buf = pdu;
+	pump_got(p, pdu != NULL ? (ssize_t)size : -1, ENOMEM);
 }
 
 /*
- * Raw stream reads take whatever has arrived, up to the buffer's size.
- * The buffer is kept while reads fill it (a bulk transfer) and given back
- * when a read does not (the flow is drained, or it is a trickle), so an
- * idle relay holds no buffer at all.  Only the bytes actually received
- * touch memory: a large buffer for a small message costs a page or two.
+ * Raw stream reads take whatever has arrived, up to the buffer's size
+ * (see RELAY_CHUNK_MIN).  The buffer is kept while full reads at the
+ * largest size follow each other, and given back otherwise, so an idle
+ * relay holds no buffer at all.
  */
 static void pump_read_chunk_done(struct tevent_req *subreq)
 {
@@ -347,7 +409,15 @@ static void pump_read_chunk_done(struct tevent_req *subreq)
 	p->req = NULL;
 	n = tstream_read_some_recv(subreq, &err);
 	talloc_free(subreq);
-	p->keep = n > 0 && (size_t)n == p->chunk;
+	p->keep = false;
+	if (n >= RELAY_BULK_MIN && p->chunk == p->chunk_max) {
+		p->keep = true;			/* the bulk goes on */
+	} else if (n > 0 && (size_t)n == p->chunk) {
+		p->chunk = p->chunk_max;	/* a bulk transfer starts */
+	} else {
+		p->chunk = RELAY_CHUNK_MIN < p->chunk_max ? RELAY_CHUNK_MIN
+							  : p->chunk_max;
+	}
 	pump_got(p, n, err);
 }
 
@@ -411,7 +481,9 @@ static int pump_init(struct relay *r, struct pump *p, struct channel *src,
 	p->src = src;
 	p->dst = dst;
 	p->label = talloc_asprintf(r, "%s > %s", src->name, dst->name);
-	p->chunk = dst->dgram != NULL ? RELAY_DGRAM_MAX : RELAY_STREAM_CHUNK;
+	p->chunk_max = dst->dgram != NULL ? RELAY_DGRAM_MAX : RELAY_CHUNK_MAX;
+	p->chunk = RELAY_CHUNK_MIN < p->chunk_max ? RELAY_CHUNK_MIN
+						  : p->chunk_max;
 	if (spec != NULL && src->stream != NULL) {
 		p->reader = tframe_reader_create(r, spec);
 		if (p->reader == NULL) {

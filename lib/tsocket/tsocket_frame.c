@@ -546,3 +546,36 @@ uint8_t *tframe_reader_take(struct tframe_reader *r, TALLOC_CTX *mem_ctx,
 	}
 	return pdu;
 }
+
+uint8_t *tframe_reader_take_buffered(struct tframe_reader *r,
+				     TALLOC_CTX *mem_ctx, size_t *size)
+{
+	size_t avail = r->end - r->start;
+	uint64_t pdu_size;
+	uint8_t *pdu;
+
+	if (r->pdu != NULL || r->asked_pdu != 0 || r->asked_ahead != 0 ||
+	    avail < r->hsize) {
+		errno = ENOENT;
+		return NULL;
+	}
+	if (tframe_pdu_size(&r->spec, r->ahead + r->start, &pdu_size) == -1) {
+		return NULL;
+	}
+	if (pdu_size > avail) {
+		errno = ENOENT;
+		return NULL;
+	}
+	pdu = talloc_memdup(mem_ctx, r->ahead + r->start, (size_t)pdu_size);
+	if (pdu == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->start += (size_t)pdu_size;
+	if (r->start == r->end) {
+		TALLOC_FREE(r->ahead);
+		r->start = r->end = 0;
+	}
+	*size = (size_t)pdu_size;
+	return pdu;
+}

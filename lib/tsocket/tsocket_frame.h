@@ -116,6 +116,16 @@ int tframe_next_vector(struct tstream_context *stream, void *private_data,
 uint8_t *tframe_reader_take(struct tframe_reader *reader,
 			    TALLOC_CTX *mem_ctx, size_t *size);
 
+/*
+ * Take the next PDU if it is already complete in the read-ahead buffer,
+ * without any I/O (to batch many small PDUs into one write).  Returns
+ * NULL with errno ENOENT when it is not (read it with
+ * tstream_readv_pdu_send), or EMSGSIZE / EINVAL when its header is bad
+ * (the next read reports that too).
+ */
+uint8_t *tframe_reader_take_buffered(struct tframe_reader *reader,
+				     TALLOC_CTX *mem_ctx, size_t *size);
+
 /* Bytes read ahead and not yet part of a taken PDU. */
 size_t tframe_reader_buffered(const struct tframe_reader *reader);
 
