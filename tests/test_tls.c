@@ -946,12 +946,15 @@ static void transfer_both_ways(struct tctx *t, struct tstream_context *c,
 		    fnv1a(down->src, XFER_LEN));
 	assert_memory_equal(up->dst, up->src, XFER_LEN);
 	assert_memory_equal(down->dst, down->src, XFER_LEN);
-	/* read_some took at least one read per TLS record (16 KiB) */
+	/*
+	 * read_some returns what is there without waiting (at most the
+	 * records already read ahead), so 4 MiB take many reads
+	 */
 	if (server_some) {
-		assert_true(up->reads >= XFER_LEN / 16384);
+		assert_true(up->reads > 4);
 	}
 	if (client_some) {
-		assert_true(down->reads >= XFER_LEN / 16384);
+		assert_true(down->reads > 4);
 	}
 	talloc_free(up);
 	talloc_free(down);

@@ -57,7 +57,7 @@ struct tstream_tls {
 	int plain_err;
 
 	uint8_t *out;		/* out[0..out_len) not yet flushed */
-	size_t out_len;
+	size_t out_len, out_cap;
 
 	char *last_error;	/* see tstream_error_message() */
 	/*
@@ -295,15 +295,22 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data,
 			size_t len)
 {
 	struct tstream_tls *tls = ptr;
+	size_t cap = tls->out_cap;
 	uint8_t *out;
 
-	out = talloc_realloc(tls, tls->out, uint8_t, tls->out_len + len);
-	if (out == NULL) {
-		gnutls_transport_set_errno(tls->session, ENOMEM);
-		return -1;
+	if (tls->out_len + len > cap) {
+		/* grow geometrically: a large write is many records */
+		cap = cap * 2 > tls->out_len + len ? cap * 2
+						   : tls->out_len + len;
+		out = talloc_realloc(tls, tls->out, uint8_t, cap);
+		if (out == NULL) {
+			gnutls_transport_set_errno(tls->session, ENOMEM);
+			return -1;
+		}
+		tls->out = out;
+		tls->out_cap = cap;
 	}
-	memcpy(out + tls->out_len, data, len);
-	tls->out = out;
+	memcpy(tls->out + tls->out_len, data, len);
 	tls->out_len += len;
 	return (ssize_t)len;
 }
@@ -349,7 +356,7 @@ static struct tevent_req *tls_flush_send(TALLOC_CTX *mem_ctx,
 	state->iov.iov_base = state->buf;
 	state->iov.iov_len = tls->out_len;
 	tls->out = NULL;
-	tls->out_len = 0;
+	tls->out_len = tls->out_cap = 0;
 	subreq = tstream_writev_queue_send(state, ev, tls->plain,
 					   tls->flush_queue, &state->iov, 1);
 	if (tevent_req_nomem(subreq, req)) {
@@ -946,10 +953,10 @@ static void tls_readv_step(struct tevent_req *req)
 			state->total += (int)n;
 			tsocket_iovec_advance(&state->vector, &state->count,
 					      (size_t)n);
-			if (state->some) {
-				break;
-			}
 			continue;
+		}
+		if (state->some && state->total > 0) {
+			break;	/* whatever was there without waiting */
 		}
 		if (n == 0) {
 			tevent_req_error(req, EPIPE);	/* close_notify */
