@@ -595,7 +595,7 @@ static char *tls_check_pin(TALLOC_CTX *mem_ctx, struct tstream_tls *tls)
 	}
 	if (memcmp(digest, tls->params->pin, sizeof(digest)) != 0) {
 		return talloc_strdup(mem_ctx, "certificate does not match the "
-				     "pin (--pin)");
+				     "pin");
 	}
 	return NULL;
 }
