@@ -883,6 +883,49 @@ static void test_stream_many_in_one_write(void **state)
 	assert_int_equal(tstream_pending_bytes(t->r), 0);
 }
 
+/*
+ * Rule: tframe_reader_take_buffered hands out PDUs already read ahead,
+ * without I/O, and says ENOENT once the next one is not complete.
+ */
+static void test_take_buffered(void **state)
+{
+	struct tctx *t = *state;
+	struct tframe_reader *reader = new_reader(t->mem, "u16be");
+	struct tframe_spec spec;
+	uint8_t *p[3], *all = NULL, *pdu;
+	size_t len[3], all_len = 0, size = 0;
+	int err = 0, nread = 0;
+	size_t i;
+
+	parse_ok("u16be", &spec);
+	for (i = 0; i < 3; i++) {
+		p[i] = make_pdu(t->mem, &spec, 5 + i, (unsigned)i, &len[i]);
+		append(t->mem, &all, &all_len, p[i], len[i]);
+	}
+	/* the first two whole, the third one byte short */
+	write_all(t, t->w, all, all_len - 1);
+	assert_null(tframe_reader_take_buffered(reader, t->mem, &size));
+	assert_int_equal(errno, ENOENT);
+	pdu = read_pdu(t, t->r, reader, t->mem, &size, &err, &nread,
+		       TIMEOUT_MS);
+	assert_non_null(pdu);
+	assert_memory_equal(pdu, p[0], len[0]);
+	pdu = tframe_reader_take_buffered(reader, t->mem, &size);
+	assert_non_null(pdu);
+	assert_int_equal(size, len[1]);
+	assert_memory_equal(pdu, p[1], len[1]);
+	assert_null(tframe_reader_take_buffered(reader, t->mem, &size));
+	assert_int_equal(errno, ENOENT);
+	/* the last byte completes the third through the normal read */
+	write_all(t, t->w, all + all_len - 1, 1);
+	pdu = read_pdu(t, t->r, reader, t->mem, &size, &err, &nread,
+		       TIMEOUT_MS);
+	assert_non_null(pdu);
+	assert_int_equal(size, len[2]);
+	assert_memory_equal(pdu, p[2], len[2]);
+	assert_int_equal(tframe_reader_buffered(reader), 0);
+}
+
 /* Rule: a PDU with an empty body is just its header. */
 static void test_stream_empty_body(void **state)
 {
@@ -1173,6 +1216,7 @@ int main(void)
 		T(test_stream_roundtrip),
 		T(test_stream_byte_by_byte),
 		T(test_stream_many_in_one_write),
+		T(test_take_buffered),
 		T(test_stream_empty_body),
 		T(test_stream_large_pdu),
 		T(test_stream_large_then_small),
