@@ -19,13 +19,11 @@
 #include "relay.h"
 
 /*
- * Raw stream reads use a small buffer, given back after every write, so
- * a trickle of messages (or an idle relay) holds almost no memory.  A
- * read that fills it switches to a large buffer kept from read to read,
- * for as long as reads bring at least RELAY_BULK_MIN bytes (a bulk
- * transfer): few system calls per byte.  (Switching back too eagerly,
- * say on every read short of 16 KiB, costs a quarter of the throughput
- * in buffer churn.)
+ * Raw stream reads, see pump_read_chunk: a read of RELAY_CHUNK_MIN bytes
+ * or more starts bulk mode (a RELAY_CHUNK_MAX buffer), which lasts while
+ * reads bring RELAY_BULK_MIN bytes or more.  (Leaving bulk mode too
+ * eagerly, say on every read short of 16 KiB, costs a quarter of the
+ * throughput in buffer churn.)
  */
 #define RELAY_CHUNK_MIN (16 * 1024)
 #define RELAY_CHUNK_MAX (1024 * 1024)
@@ -41,19 +39,20 @@ struct relay;
 struct pump {
 	struct relay *relay;
 	struct channel *src, *dst;
-	char *label;			/* "src > dst", for -x and -v */
+	char *label;			/* "src > dst", for -x */
 	struct tframe_reader *reader;	/* the source is framed */
 	bool add_header;		/* datagram into a framed stream */
 	bool strip_header;		/* framed stream into datagrams */
 	size_t chunk_max;		/* largest raw read */
-	size_t chunk;			/* the raw read buffer's size now */
+	bool bulk;			/* bulk mode, see pump_read_chunk */
+	uint8_t first;			/* the first byte of a trickle read */
 	bool keep;			/* keep the buffer for the next read */
 
 	uint8_t *buf;			/* the data in flight */
 	size_t len;
 	TALLOC_CTX *batch;		/* or several PDUs, for one write */
-	uint8_t hdr[80];		/* header for add_header */
-	struct iovec iov[RELAY_BATCH];
+	uint8_t *hdr;			/* header for add_header */
+	struct iovec iov[2];		/* header and data */
 
 	struct tevent_req *req;		/* the current read or write */
 	bool eof, done;
@@ -340,16 +339,24 @@ static void pump_write_pdus(struct pump *p, uint8_t *first, size_t size)
 	struct relay *r = p->relay;
 	size_t n = 0, total = 0;
 	uint8_t *pdu = first;
+	struct iovec *iov;
 
 	p->batch = talloc_new(r);
 	if (p->batch == NULL) {
 		pump_fail(p, p->src, ENOMEM);
 		return;
 	}
+	/* allocated per batch: an idle relay should stay small */
+	iov = talloc_array(p->batch, struct iovec, RELAY_BATCH);
+	if (iov == NULL) {
+		talloc_free(pdu);
+		pump_fail(p, p->src, ENOMEM);
+		return;
+	}
 	while (pdu != NULL) {
 		talloc_steal(p->batch, pdu);
-		p->iov[n].iov_base = pdu;
-		p->iov[n].iov_len = size;
+		iov[n].iov_base = pdu;
+		iov[n].iov_len = size;
 		n++;
 		total += size;
 		if (r->opts->hexdump) {
@@ -362,7 +369,7 @@ static void pump_write_pdus(struct pump *p, uint8_t *first, size_t size)
 		pdu = tframe_reader_take_buffered(p->reader, p->batch, &size);
 	}
 	p->bytes += total;
-	p->req = tstream_writev_send(r, r->ev, p->dst->stream, p->iov, n);
+	p->req = tstream_writev_send(r, r->ev, p->dst->stream, iov, n);
 	if (p->req == NULL) {
 		pump_fail(p, p->dst, ENOMEM);
 		return;
@@ -395,12 +402,14 @@ static void pump_read_pdu_done(struct tevent_req *subreq)
 }
 
 /*
- * Raw stream reads take whatever has arrived, up to the buffer's size
- * (see RELAY_CHUNK_MIN).  The buffer is kept while full reads at the
- * largest size follow each other, and given back otherwise, so an idle
- * relay holds no buffer at all.
+ * Raw stream reads come in two modes.  A trickle (and an idle stream)
+ * holds no buffer: the pump waits for one byte into p->first, then takes
+ * whatever else has already arrived into a buffer of just that size.
+ * A read that brings RELAY_CHUNK_MIN bytes or more starts bulk mode: a
+ * large buffer, kept from read to read, one system call per read, for as
+ * long as reads bring at least RELAY_BULK_MIN bytes.
  */
-static void pump_read_chunk_done(struct tevent_req *subreq)
+static void pump_read_bulk_done(struct tevent_req *subreq)
 {
 	struct pump *p = tevent_req_callback_data_void(subreq);
 	int err = 0;
@@ -409,36 +418,95 @@ static void pump_read_chunk_done(struct tevent_req *subreq)
 	p->req = NULL;
 	n = tstream_read_some_recv(subreq, &err);
 	talloc_free(subreq);
-	p->keep = false;
-	if (n >= RELAY_BULK_MIN && p->chunk == p->chunk_max) {
-		p->keep = true;			/* the bulk goes on */
-	} else if (n > 0 && (size_t)n == p->chunk) {
-		p->chunk = p->chunk_max;	/* a bulk transfer starts */
-	} else {
-		p->chunk = RELAY_CHUNK_MIN < p->chunk_max ? RELAY_CHUNK_MIN
-							  : p->chunk_max;
+	p->keep = n >= RELAY_BULK_MIN;
+	if (!p->keep) {
+		p->bulk = false;	/* back to a trickle */
 	}
 	pump_got(p, n, err);
+}
+
+static void pump_read_rest_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	int err = 0;
+	ssize_t n;
+
+	p->req = NULL;
+	n = tstream_read_some_recv(subreq, &err);
+	talloc_free(subreq);
+	/* the first byte is there: an error here waits for the next read */
+	n = n > 0 ? n + 1 : 1;
+	p->bulk = (size_t)n >= RELAY_CHUNK_MIN;
+	pump_got(p, n, 0);
+}
+
+static void pump_read_first_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	struct relay *r = p->relay;
+	ssize_t n, pending;
+	size_t size;
+	int err = 0;
+
+	p->req = NULL;
+	n = tstream_read_some_recv(subreq, &err);
+	talloc_free(subreq);
+	if (n <= 0) {
+		pump_got(p, -1, err);
+		return;
+	}
+	pending = tstream_pending_bytes(p->src->stream);
+	size = 1 + (pending > 0 ? (size_t)pending : 0);
+	if (size > p->chunk_max) {
+		size = p->chunk_max;
+	}
+	p->buf = talloc_size(r, size);
+	if (p->buf == NULL) {
+		pump_fail(p, p->src, ENOMEM);
+		return;
+	}
+	p->buf[0] = p->first;
+	if (size == 1) {
+		pump_got(p, 1, 0);
+		return;
+	}
+	p->req = tstream_read_some_send(r, r->ev, p->src->stream, p->buf + 1,
+					size - 1);
+	if (p->req == NULL) {
+		pump_fail(p, p->src, ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(p->req, pump_read_rest_done, p);
 }
 
 static void pump_read_chunk(struct pump *p)
 {
 	struct relay *r = p->relay;
 
+	if (!p->bulk) {
+		p->req = tstream_read_some_send(r, r->ev, p->src->stream,
+						&p->first, 1);
+		if (p->req == NULL) {
+			pump_fail(p, p->src, ENOMEM);
+			return;
+		}
+		tevent_req_set_callback(p->req, pump_read_first_done, p);
+		return;
+	}
 	if (p->buf == NULL) {
-		p->buf = talloc_size(r, p->chunk);
+		p->buf = talloc_size(r, p->chunk_max);
 		if (p->buf == NULL) {
 			pump_fail(p, p->src, ENOMEM);
 			return;
 		}
 	}
 	p->req = tstream_read_some_send(r, r->ev, p->src->stream, p->buf,
-					p->chunk);
+					p->chunk_max);
 	if (p->req == NULL) {
 		pump_fail(p, p->src, ENOMEM);
 		return;
 	}
-	tevent_req_set_callback(p->req, pump_read_chunk_done, p);
+	tevent_req_set_callback(p->req, pump_read_bulk_done, p);
 }
 
 static void pump_read(struct pump *p)
@@ -480,10 +548,13 @@ static int pump_init(struct relay *r, struct pump *p, struct channel *src,
 	p->relay = r;
 	p->src = src;
 	p->dst = dst;
-	p->label = talloc_asprintf(r, "%s > %s", src->name, dst->name);
+	if (r->opts->hexdump) {
+		p->label = talloc_asprintf(r, "%s > %s", src->name, dst->name);
+		if (p->label == NULL) {
+			return -1;
+		}
+	}
 	p->chunk_max = dst->dgram != NULL ? RELAY_DGRAM_MAX : RELAY_CHUNK_MAX;
-	p->chunk = RELAY_CHUNK_MIN < p->chunk_max ? RELAY_CHUNK_MIN
-						  : p->chunk_max;
 	if (spec != NULL && src->stream != NULL) {
 		p->reader = tframe_reader_create(r, spec);
 		if (p->reader == NULL) {
@@ -493,7 +564,13 @@ static int pump_init(struct relay *r, struct pump *p, struct channel *src,
 	}
 	p->add_header = spec != NULL && src->dgram != NULL &&
 			dst->stream != NULL;
-	return p->label != NULL ? 0 : -1;
+	if (p->add_header) {
+		p->hdr = talloc_size(r, tframe_header_size(spec));
+		if (p->hdr == NULL) {
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct relay *relay_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
