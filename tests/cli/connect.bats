@@ -34,7 +34,8 @@ py_server() {
 # PORT_<NAME> from socat's own "listening on" log line.
 socat_echo() {
 	local name=$1 line
-	socat -d -d TCP-LISTEN:0,bind=127.0.0.1 PIPE \
+	# -t 30: after our EOF socat would close 0.5 s later, echo or not
+	socat -d -d -t 30 TCP-LISTEN:0,bind=127.0.0.1 PIPE \
 		>/dev/null 2>"$TMP/$name.err" &
 	eval "PID_$name=$!"
 	BG_PIDS+=("$!")
