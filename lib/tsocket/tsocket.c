@@ -129,3 +129,23 @@ bool tsocket_req_is_error(struct tevent_req *req, int *perrno)
 	}
 	return true;
 }
+
+struct tevent_req *tsocket_req_post_result(struct tevent_req *req,
+					   struct tevent_context *ev,
+					   int err)
+{
+	if (err != 0) {
+		tevent_req_error(req, err);
+	} else {
+		tevent_req_done(req);
+	}
+	return tevent_req_post(req, ev);
+}
+
+int tsocket_req_simple_recv(struct tevent_req *req, int *perrno)
+{
+	int ret = tsocket_req_is_error(req, perrno) ? -1 : 0;
+
+	tevent_req_received(req);
+	return ret;
+}

@@ -162,12 +162,7 @@ static struct tevent_req *tdgram_bsd_recvfrom_send(TALLOC_CTX *mem_ctx,
 	if (err == EAGAIN) {
 		err = errno;
 	}
-	if (err != 0) {
-		tevent_req_error(req, err);
-	} else {
-		tevent_req_done(req);
-	}
-	return tevent_req_post(req, ev);
+	return tsocket_req_post_result(req, ev, err);
 }
 
 static ssize_t tdgram_bsd_recvfrom_recv(struct tevent_req *req, int *perrno,
@@ -286,12 +281,7 @@ static struct tevent_req *tdgram_bsd_sendto_send(TALLOC_CTX *mem_ctx,
 	if (err == EAGAIN) {
 		err = errno;
 	}
-	if (err != 0) {
-		tevent_req_error(req, err);
-	} else {
-		tevent_req_done(req);
-	}
-	return tevent_req_post(req, ev);
+	return tsocket_req_post_result(req, ev, err);
 }
 
 static ssize_t tdgram_bsd_sendto_recv(struct tevent_req *req, int *perrno)
@@ -337,13 +327,7 @@ static struct tevent_req *tdgram_bsd_disconnect_send(TALLOC_CTX *mem_ctx,
 
 static int tdgram_bsd_disconnect_recv(struct tevent_req *req, int *perrno)
 {
-	int ret = 0;
-
-	if (tsocket_req_is_error(req, perrno)) {
-		ret = -1;
-	}
-	tevent_req_received(req);
-	return ret;
+	return tsocket_req_simple_recv(req, perrno);
 }
 
 static const struct tdgram_context_ops tdgram_bsd_ops = {

@@ -188,12 +188,7 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 	if (err == EAGAIN) {
 		err = errno;
 	}
-	if (err != 0) {
-		tevent_req_error(req, err);
-	} else {
-		tevent_req_done(req);
-	}
-	return tevent_req_post(req, ev);
+	return tsocket_req_post_result(req, ev, err);
 }
 
 static int tstream_bsd_io_recv(struct tevent_req *req, int *perrno)
@@ -276,13 +271,7 @@ static struct tevent_req *tstream_bsd_disconnect_send(TALLOC_CTX *mem_ctx,
 
 static int tstream_bsd_disconnect_recv(struct tevent_req *req, int *perrno)
 {
-	int ret = 0;
-
-	if (tsocket_req_is_error(req, perrno)) {
-		ret = -1;
-	}
-	tevent_req_received(req);
-	return ret;
+	return tsocket_req_simple_recv(req, perrno);
 }
 
 /* ---------------------------------------------------------------- shutdown */

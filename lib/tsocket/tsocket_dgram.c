@@ -304,11 +304,5 @@ static void tdgram_disconnect_done(struct tevent_req *subreq)
 
 int tdgram_disconnect_recv(struct tevent_req *req, int *perrno)
 {
-	int ret = 0;
-
-	if (tsocket_req_is_error(req, perrno)) {
-		ret = -1;
-	}
-	tevent_req_received(req);
-	return ret;
+	return tsocket_req_simple_recv(req, perrno);
 }

@@ -214,6 +214,21 @@ void tsocket_iovec_advance(struct iovec **vector, size_t *count, size_t n);
  */
 bool tsocket_req_is_error(struct tevent_req *req, int *perrno);
 
+/*
+ * End a request that a send function finished at once: with err, or done
+ * if err is 0.  Returns the posted request, so a send function can end
+ * with "return tsocket_req_post_result(req, ev, err);".
+ */
+struct tevent_req *tsocket_req_post_result(struct tevent_req *req,
+					   struct tevent_context *ev,
+					   int err);
+
+/*
+ * The recv function of a request with no result but success: 0, or -1
+ * with *perrno.  The request is received either way.
+ */
+int tsocket_req_simple_recv(struct tevent_req *req, int *perrno);
+
 #ifdef __cplusplus
 }
 #endif

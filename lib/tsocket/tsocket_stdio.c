@@ -276,12 +276,7 @@ static struct tevent_req *tstream_stdio_io_send(TALLOC_CTX *mem_ctx,
 		}
 		err = ENOMEM;
 	}
-	if (err != 0) {
-		tevent_req_error(req, err);
-	} else {
-		tevent_req_done(req);
-	}
-	return tevent_req_post(req, ev);
+	return tsocket_req_post_result(req, ev, err);
 }
 
 static int tstream_stdio_io_recv(struct tevent_req *req, int *perrno)
@@ -387,13 +382,7 @@ static struct tevent_req *tstream_stdio_close_send(TALLOC_CTX *mem_ctx,
 
 static int tstream_stdio_close_recv(struct tevent_req *req, int *perrno)
 {
-	int ret = 0;
-
-	if (tsocket_req_is_error(req, perrno)) {
-		ret = -1;
-	}
-	tevent_req_received(req);
-	return ret;
+	return tsocket_req_simple_recv(req, perrno);
 }
 
 static struct tevent_req *tstream_stdio_disconnect_send(TALLOC_CTX *mem_ctx,

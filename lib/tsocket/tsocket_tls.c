@@ -368,10 +368,7 @@ static struct tevent_req *tls_flush_send(TALLOC_CTX *mem_ctx,
 
 static int tls_flush_recv(struct tevent_req *req, int *perrno)
 {
-	int ret = tsocket_req_is_error(req, perrno) ? -1 : 0;
-
-	tevent_req_received(req);
-	return ret;
+	return tsocket_req_simple_recv(req, perrno);
 }
 
 /* Read more raw bytes for GnuTLS; end of stream and errors are noted. */
@@ -1252,10 +1249,7 @@ static struct tevent_req *tls_shutdown_send(TALLOC_CTX *mem_ctx,
 
 static int tls_close_recv(struct tevent_req *req, int *perrno)
 {
-	int ret = tsocket_req_is_error(req, perrno) ? -1 : 0;
-
-	tevent_req_received(req);
-	return ret;
+	return tsocket_req_simple_recv(req, perrno);
 }
 
 static const struct tstream_context_ops tstream_tls_ops = {
