@@ -41,8 +41,8 @@ int tframe_spec_check(const struct tframe_spec *spec, const char **error)
 		msg = "length size must be 1, 2, 3, 4 or 8";
 		break;
 	}
-	if (msg == NULL &&
-	    tframe_header_size(spec) > TFRAME_READ_AHEAD) {
+	if (msg == NULL && (spec->length_offset > TFRAME_READ_AHEAD ||
+			    tframe_header_size(spec) > TFRAME_READ_AHEAD)) {
 		/* the header must fit in the read-ahead buffer */
 		msg = "header (offset + size) is over 65536 bytes";
 	}
@@ -85,7 +85,12 @@ static bool tframe_parse_number(const char *s, bool is_signed, bool scaled,
 	char *end;
 	long long v;
 
-	if (*s == '\0' || (!is_signed && *s == '-')) {
+	/* digits only (strtoll alone would take spaces and a sign) */
+	if (is_signed && *s == '-') {
+		if (s[1] < '0' || s[1] > '9') {
+			return false;
+		}
+	} else if (*s < '0' || *s > '9') {
 		return false;
 	}
 	errno = 0;
