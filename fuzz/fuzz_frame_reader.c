@@ -13,7 +13,9 @@
  *   byte 2   generic form: offset= (bits 0-3), size= (bits 4-7, mod 5)
  *   byte 3   generic form: adjust=, as a signed byte
  *   byte 4   in-memory stream: how the bytes arrive (bits 0-1) and what
- *            tstream_pending_bytes says (bits 2-3); also seeds the chunks
+ *            tstream_pending_bytes says (bits 2-3); also seeds the chunks.
+ *            Bit 4: after each PDU read, take the PDUs already read ahead
+ *            with tframe_reader_take_buffered(), as the relay does
  *   rest     the stream
  *
  * The in-memory stream is a tstream backend of its own (tsocket_internal.h)
@@ -29,6 +31,9 @@
  * tframe_reader_buffered().  The read that ends it all fails with the
  * errno the walk predicts: EPIPE when the stream ends inside a header or
  * a PDU (or before one), else what tframe_pdu_size() says of the header.
+ * tframe_reader_take_buffered() must hand out exactly the PDUs that are
+ * whole in what was read ahead, fail with ENOENT for one that is not, and
+ * with the header's errno for a bad one.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -387,6 +392,64 @@ static void check_pdu(const struct tframe_spec *spec, const uint8_t *pdu,
 		     spec->length_size) == 0);
 }
 
+/*
+ * Take the PDUs already read ahead, as long as there are (bytes[0..off)
+ * are taken, read_total bytes were read); the new off.
+ */
+static size_t take_buffered(const struct tframe_spec *spec,
+			    struct tframe_reader *reader, TALLOC_CTX *mem_ctx,
+			    const uint8_t *bytes, size_t len, size_t off,
+			    size_t read_total, uint8_t *hdr)
+{
+	size_t hsize = tframe_header_size(spec);
+	uint64_t want_size = 0;
+	uint8_t *pdu;
+	size_t got = 0, avail;
+	int want;
+
+	for (;;) {
+		/* what the walk says of the PDU at off, and how much is in */
+		avail = read_total - off;
+		CHECK(tframe_reader_buffered(reader) == avail);
+		want = expect_pdu(spec, bytes, len, off, &want_size);
+		if (avail < hsize) {
+			want = ENOENT;
+		} else if (want == 0 || want == EPIPE) {
+			/*
+			 * With the header in, EPIPE means the PDU runs past
+			 * the end of the stream: it cannot be whole here.
+			 */
+			if (want_size > avail) {
+				want = ENOENT;
+			}
+			CHECK(want != EPIPE);
+		}
+		errno = 0;
+		pdu = tframe_reader_take_buffered(reader, mem_ctx, &got);
+		if (pdu == NULL) {
+			if (errno != want) {
+				fprintf(stderr, "take_buffered at %zu "
+					"(%zu buffered): errno %d, expected "
+					"%d\n", off, avail, errno, want);
+			}
+			CHECK(errno == want);
+			return off;
+		}
+		if (want != 0) {
+			fprintf(stderr, "take_buffered at %zu (%zu "
+				"buffered): a PDU, expected errno %d\n", off,
+				avail, want);
+		}
+		CHECK(want == 0);
+		CHECK(talloc_parent(pdu) == mem_ctx);
+		CHECK(got == want_size);
+		CHECK(memcmp(pdu, bytes + off, got) == 0);
+		check_pdu(spec, pdu, got, hdr);
+		talloc_free(pdu);
+		off += got;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tframe_spec spec;
@@ -479,6 +542,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		errno = 0;
 		CHECK(tframe_reader_take(reader, mem, &got) == NULL);
 		CHECK(errno == ENOENT);
+
+		if (data[4] & 0x10) {
+			off = take_buffered(&spec, reader, mem, bytes, len,
+					    off, read_total, hdr);
+		}
 	}
 	talloc_free(mem);
 	return 0;

@@ -5,7 +5,8 @@
  * tsocket_address_inet_from_strings(), then tsocket_address_string() and
  * the other accessors on what they return.  The input is the address text
  * up to the first NUL, so the seed corpus is plain text; two bytes after
- * the NUL, if there are, give the default port.  Each input is parsed for
+ * the NUL, if there are, give the default port; the empty input stands
+ * for NULL (the "any" address).  Each input is parsed for
  * every family name (and an unknown one).  Checked besides the sanitizers:
  *  - failures are EINVAL, or EAFNOSUPPORT for an unknown family only,
  *    and always for an unknown family when the address is good;
@@ -183,8 +184,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	mem = talloc_new(NULL);
 	CHECK(mem != NULL);
-	text = talloc_strndup(mem, (const char *)data, len);
-	CHECK(text != NULL);
+	/* the empty input stands for NULL, "any address" */
+	text = NULL;
+	if (size > 0) {
+		text = talloc_strndup(mem, (const char *)data, len);
+		CHECK(text != NULL);
+	}
 
 	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		const char *fam = families[i];
@@ -235,6 +240,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(strcmp(str[i], hp_str[i]) == 0);
 		}
 	}
+	/* NULL is any address, of IPv4 unless IPv6 is asked for */
+	if (text == NULL) {
+		char *any4 = talloc_asprintf(mem, "ipv4:0.0.0.0:%u",
+					     (unsigned)default_port);
+		char *any6 = talloc_asprintf(mem, "ipv6:" "::" ":%u",
+					     (unsigned)default_port);
+
+		CHECK(str[0] != NULL && strcmp(str[0], any4) == 0);
+		CHECK(str[1] != NULL && strcmp(str[1], any4) == 0);
+		CHECK(str[2] != NULL && strcmp(str[2], any6) == 0);
+		CHECK(hp_str[2] != NULL && strcmp(hp_str[2], any6) == 0);
+	}
 	/* a good address with an unknown family: the family is the error */
 	if (str[0] != NULL) {
 		CHECK(unknown_err == EAFNOSUPPORT);
@@ -242,8 +259,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hp_str[0] != NULL) {
 		CHECK(hp_unknown_err == EAFNOSUPPORT);
 	}
-	/* "ip" (families[0]) finds whatever a single family finds */
-	for (i = 1; i < sizeof(families) / sizeof(families[0]); i++) {
+	/*
+	 * "ip" (families[0]) finds whatever a single family finds (but
+	 * for NULL, which is 0.0.0.0 with "ip" and :: with "ipv6").
+	 */
+	for (i = 1; text != NULL && i < sizeof(families) / sizeof(families[0]);
+	     i++) {
 		if (str[i] != NULL) {
 			CHECK(str[0] != NULL && strcmp(str[0], str[i]) == 0);
 		}

@@ -31,7 +31,8 @@ for t in "${targets[@]}"; do
 		continue
 	fi
 	if out=$("$prog" "$dir" 2>&1); then
-		k=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) inputs replayed$/\1/p' | tail -n 1)
+		k=$(printf '%s\n' "$out" | tail -n 1 |
+			sed -n 's/^\([0-9]*\) inputs replayed$/\1/p')
 		if [ -n "$k" ] && [ "$k" -gt 0 ]; then
 			echo "ok $n - $t: corpus replayed ($k inputs)"
 		else
@@ -40,10 +41,12 @@ for t in "${targets[@]}"; do
 		continue
 	fi
 	echo "not ok $n - $t: corpus replay failed"
-	printf '%s\n' "$out" | tail -n 20 | sed 's/^/# /'
+	# the top of the report says the most
+	printf '%s\n' "$out" | head -n 40 | sed 's/^/# /' || true
 	for f in "$dir"/*; do
 		[ -f "$f" ] || continue
-		if ! "$prog" "$f" >/dev/null 2>&1; then
+		# a subshell that does not exec: it, not we, tells of the abort
+		if ! ("$prog" "$f"; exit $?) >/dev/null 2>&1; then
 			echo "# fails: $f"
 		fi
 	done

@@ -47,7 +47,8 @@ die() {
 }
 
 check_target() {
-	[[ -f $here/fuzz_$1.c ]] || die "unknown target '$1' (targets: ${all_targets[*]})"
+	[[ -f $here/fuzz_$1.c ]] ||
+		die "unknown target '$1' (targets: ${all_targets[*]})"
 }
 
 # The library without TLS (the targets need none, and it would drag in
@@ -102,6 +103,7 @@ build() {
 }
 
 build_fuzzer() {
+	# shellcheck disable=SC2054 # the commas are clang's, not the array's
 	local cflags=(-g -O1 -fno-omit-frame-pointer
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 		-Wall -Wextra -Wno-unused-parameter
@@ -118,15 +120,15 @@ build_regress() {
 		"$here/regress.c"
 }
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # fuzz TARGET: run it for FUZZ_SECONDS; 1 if it left findings
 fuzz() {
 	local t=$1 dir=$FUZZ_OUT/$1 bin=$FUZZ_OUT/build/fuzz_$1
-	local opts=(-max_total_time="$FUZZ_SECONDS" -max_len="$(max_len_for "$t")"
-		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-		-artifact_prefix="$dir/crashes/")
+	local opts=(-max_total_time="$FUZZ_SECONDS"
+		-max_len="$(max_len_for "$t")" -timeout=10 -rss_limit_mb=2048
+		-print_final_stats=1 -artifact_prefix="$dir/crashes/")
 	mkdir -p "$dir/corpus" "$dir/crashes"
 	if [[ -f $here/$t.dict ]]; then
 		opts+=(-dict="$here/$t.dict")
@@ -169,8 +171,10 @@ minimize() {
 	od -An -tx1 -v "$min" | tr -d ' \n'
 	echo
 	echo "-- how it fails now:"
-	"$bin" "$min" 2>&1 | grep -E 'ERROR|SUMMARY|runtime error|check failed|#[0-9]+ 0x' |
-		head -n 20 || true
+	# the target's and the sanitizer's words, without libFuzzer's chatter
+	local chatter='^(INFO:|MS:|base unit:|artifact_prefix|Running|Executed'
+	chatter+='|NOTE:|\*\*\*| +Combine|0x| +#([1-9][0-9]|[89]) )'
+	"$bin" "$min" 2>&1 | grep -v -E "$chatter" | head -n 25 || true
 }
 
 mode=fuzz
@@ -200,7 +204,8 @@ for t in "${targets[@]}"; do
 	build) build_fuzzer "$t" ;;
 	regress)
 		build_regress "$t"
-		"$FUZZ_OUT/build-regress/regress_$t" "$here/corpus/$t" || status=1
+		"$FUZZ_OUT/build-regress/regress_$t" "$here/corpus/$t" ||
+			status=1
 		;;
 	fuzz)
 		build_fuzzer "$t"

@@ -306,6 +306,18 @@ static void pump_got(struct pump *p, ssize_t n, int err)
 
 	r->last_active = tevent_timeval_current();
 	if (n == -1) {
+		if (err == EPIPE && p->reader != NULL &&
+		    tframe_reader_buffered(p->reader) > 0) {
+			/* not a clean end: the PDU in progress is lost */
+			char message[300];
+
+			snprintf(message, sizeof(message), "%s: the stream "
+				 "ended inside a PDU (%zu bytes dropped)",
+				 p->src->name,
+				 tframe_reader_buffered(p->reader));
+			relay_finish(r, EPIPE, message);
+			return;
+		}
 		if (err == EPIPE && p->src->stream != NULL) {
 			pump_eof(p);
 			return;

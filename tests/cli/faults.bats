@@ -186,10 +186,12 @@ def serve(argv):
       RSTB  echo, and reset the connection after 256 KiB
       SEND  send --file to the client ("sent N" on stdout every MiB),
             then close
+      STAL  never read again (the connection stays open 30 s)
     --echo-only: every connection is echoed, from its first byte.
     --pdu-modes: u32be PDUs; a first PDU of CUTH gets 2 bytes of a header
     back, CUTB a header announcing 1000 bytes and 500 of them, and then
-    the connection is closed; any other first PDU starts an echo.
+    the connection is closed; SEND gets --file; any other first PDU
+    starts an echo.
     --rst-odd resets every odd-numbered connection as soon as accepted.
     """
     unix = file = None
@@ -246,6 +248,20 @@ def serve(argv):
             c.sendall(d)
             n += len(d)
 
+    def send_file(c):
+        sent = 0
+        with open(file, 'rb') as f:
+            while True:
+                d = f.read(MIB)
+                if not d:
+                    break
+                c.sendall(d)
+                sent += len(d)
+                say('sent %d' % sent)
+        say('send done')
+        c.shutdown(socket.SHUT_WR)
+        recv_all(c)
+
     def handle(c, i):
         c.settimeout(30)
         try:
@@ -264,6 +280,9 @@ def serve(argv):
                 if body == b'CUTB':
                     c.sendall(struct.pack('>I', 1000) + b'b' * 500)
                     return
+                if body == b'SEND':
+                    send_file(c)
+                    return
                 echo(c, hdr + body)
                 c.shutdown(socket.SHUT_WR)
                 return
@@ -276,18 +295,10 @@ def serve(argv):
                 rst_close(c)
                 return
             if first == b'SEND':
-                sent = 0
-                with open(file, 'rb') as f:
-                    while True:
-                        d = f.read(MIB)
-                        if not d:
-                            break
-                        c.sendall(d)
-                        sent += len(d)
-                        say('sent %d' % sent)
-                say('send done')
-                c.shutdown(socket.SHUT_WR)
-                recv_all(c)
+                send_file(c)
+                return
+            if first == b'STAL':
+                time.sleep(30)
                 return
             echo(c, first)
             c.shutdown(socket.SHUT_WR)
@@ -484,7 +495,7 @@ EOF
 	for cut in header body; do
 		port=$(sed -n "s/^$cut client port //p" <<<"$output")
 		# the connection ends, and the partial PDU is not passed on
-		wait_for_line "$TMP/relay.err" "end of stream from tcp:127.0.0.1:$port"
+		wait_for_line "$TMP/relay.err" "tcp:127.0.0.1:$port: the stream ended inside a PDU"
 		wait_for_line "$TMP/relay.err" "closed tcp:127.0.0.1:$port <-> .*: 0 bytes sent"
 	done
 	fresh_roundtrip "$LISTEN_relay" u32be
@@ -595,7 +606,10 @@ for i in range(20):
     c = faults.connect(addr)
     # random bytes: some parse as huge headers (closed), some as small
     # ones whose body never completes (held open)
-    c.sendall(rng.randbytes(rng.randrange(1, 100000)))
+    try:
+        c.sendall(rng.randbytes(rng.randrange(1, 100000)))
+    except OSError:
+        pass                    # closed already: fine
     if i % 2:
         c.close()
     else:
@@ -624,17 +638,33 @@ EOF
 	kill -0 "$PID_relay"
 }
 
-@test "relay: a client that never reads 100 MiB: backpressure keeps RSS bounded, then every byte arrives" {
-	random_file "$TMP/big" $((100 * 1024 * 1024))
+# slow_reader [--frame u32be]: a client asks the backend for 100 MiB
+# through the relay and does not read: the backend must block (tsock does
+# not read ahead of its writes) with tsock's RSS bounded; then the client
+# reads every byte.  With --frame the file is u32be PDUs of 64 KiB.
+slow_reader() {
+	local want
+	if [ $# -gt 0 ]; then
+		"$PY" -c '
+import os, struct, sys
+with open(sys.argv[1], "wb") as f:
+    for _ in range(1600):
+        f.write(struct.pack(">I", 65536) + os.urandom(65536))
+' "$TMP/big"
+		backend back --pdu-modes --file "$TMP/big"
+	else
+		random_file "$TMP/big" $((100 * 1024 * 1024))
+		backend back --file "$TMP/big"
+	fi
 	want=$(sha "$TMP/big")
-	backend back --file "$TMP/big"
-	start_tsock relay relay tcp:127.0.0.1:0 "$ADDR_back"
+	start_tsock relay relay "$@" tcp:127.0.0.1:0 "$ADDR_back"
 
-	drive 40 "$LISTEN_relay" "$PID_relay" "$TMP/back.out" "$want" <<'EOF'
-import hashlib, os, sys, time, faults
+	drive 40 "$LISTEN_relay" "$PID_relay" "$TMP/back.out" "$want" $# <<'EOF'
+import hashlib, os, random, struct, sys, time, faults
 addr, pid, progress, want = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+framed = sys.argv[5] != '0'
 slow = faults.connect(addr)
-slow.sendall(b'SEND')
+slow.sendall(struct.pack('>I', 4) + b'SEND' if framed else b'SEND')
 
 def sent():
     lines = [l for l in open(progress).read().split('\n') if l.startswith('sent ')]
@@ -656,7 +686,12 @@ if last >= 100 << 20:
 if peak >= 64 * 1024:
     sys.exit('tsock RSS %d KiB while the reader does not read' % peak)
 # other connections are served meanwhile
-good = faults.Good(addr, os.urandom(2 << 20)).start_and_wait()
+if framed:
+    good = faults.Good(addr, faults.pdus(random.Random(6), 100, 40000),
+                       marker=b'')
+else:
+    good = faults.Good(addr, os.urandom(2 << 20))
+good.start_and_wait()
 good.finish()
 # now read everything
 h, n = hashlib.sha256(), 0
@@ -674,7 +709,53 @@ print('tsock VmRSS after %d KiB' % faults.rss_kib(pid))
 EOF
 	[ "$status" -eq 0 ]
 	grep -q '^send done' "$TMP/back.out"
+	if [ $# -gt 0 ]; then
+		fresh_roundtrip "$LISTEN_relay" u32be
+	else
+		fresh_roundtrip "$LISTEN_relay"
+	fi
+}
+
+@test "relay: a client that never reads 100 MiB: backpressure keeps RSS bounded, then every byte arrives" {
+	slow_reader
+}
+
+@test "relay --frame u32be: a client that never reads 100 MiB of PDUs: RSS bounded, then every byte arrives" {
+	slow_reader --frame u32be
+}
+
+@test "relay: a client that resets while its backend does not read is noticed: reset logged, both sockets closed" {
+	# tsock is blocked writing this client's data to a backend that
+	# stopped reading, so it is not reading from the client: the reset
+	# must still end the relay instead of holding two sockets until the
+	# backend moves
+	skip "known limit: tevent 0.14 reports socket errors only to readers, and reading the client here would read ahead of the stalled backend; -i bounds such relays"
+	backend back
+	start_tsock relay relay tcp:127.0.0.1:0 "$ADDR_back"
+	idle_fds=$(fd_count "$PID_relay")
+
+	drive 20 "$LISTEN_relay" <<'EOF'
+import os, sys, threading, time, faults
+addr = sys.argv[1]
+good = faults.Good(addr, os.urandom(2 << 20)).start_and_wait()
+bad = faults.connect(addr)
+print('bad client port %d' % bad.getsockname()[1], flush=True)
+def send():
+    try:
+        bad.sendall(b'STAL' + os.urandom(64 << 20))   # blocks: nobody reads
+    except OSError:
+        pass
+threading.Thread(target=send, daemon=True).start()
+time.sleep(0.5)
+faults.rst_close(bad)
+good.finish()
+EOF
+	[ "$status" -eq 0 ]
+	badport=$(sed -n 's/^bad client port //p' <<<"$output")
+	grep -q 'mode STAL' "$TMP/back.out"
 	fresh_roundtrip "$LISTEN_relay"
+	wait_for_line "$TMP/relay.err" "tcp:127.0.0.1:$badport: Connection reset by peer" 2
+	wait_fds "$PID_relay" "$idle_fds"
 }
 
 # ------------------------------------------------------------------ backends that fail
@@ -826,8 +907,11 @@ for c in conns:
     c.close()
 EOF
 	[ "$status" -eq 0 ]
-	grep -c 'Too many open files' "$TMP/relay.err"
-	grep -E 'accept: Too many open files \(retrying\)|Too many open files' "$TMP/relay.err" | head -3
+	# logged: "accept: Too many open files (retrying)" when accept(2)
+	# fails, "connect to ...: Too many open files (client ...)" when the
+	# backend socket cannot be made
+	grep 'Too many open files' "$TMP/relay.err" |
+		sed -E 's/[0-9]+/N/g' | sort | uniq -c
 	# recovered: every descriptor is given back and a new client is served
 	wait_fds "$PID_relay" "$idle_fds"
 	fresh_roundtrip "$LISTEN_relay"
