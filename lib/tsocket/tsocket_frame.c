@@ -472,7 +472,8 @@ int tframe_next_vector(struct tstream_context *stream, void *private_data,
 {
 	struct tframe_reader *r = talloc_get_type_abort(private_data,
 							struct tframe_reader);
-	size_t need, extra;
+	size_t need, extra, want;
+	ssize_t pending;
 
 	/* the previous vector was filled completely (see token) */
 	r->have += r->asked_pdu;
@@ -507,11 +508,22 @@ int tframe_next_vector(struct tstream_context *stream, void *private_data,
 			errno = EMSGSIZE;
 			return -1;
 		}
-		extra = tframe_reader_extra(stream, need,
-					    TFRAME_READ_AHEAD - r->end - need);
+		pending = tstream_pending_bytes(stream);
+		if (pending >= 0 && (size_t)pending < need) {
+			/*
+			 * Only what has arrived (or one byte, which waits):
+			 * a stream that ends inside the header then leaves
+			 * those bytes counted, so the end is seen as cutting
+			 * a PDU short (see tframe_reader_buffered).
+			 */
+			want = pending > 0 ? (size_t)pending : 1;
+		} else {
+			want = need + tframe_reader_extra(stream, need,
+					TFRAME_READ_AHEAD - r->end - need);
+		}
 		r->iov[0].iov_base = r->ahead + r->end;
-		r->iov[0].iov_len = need + extra;
-		r->asked_ahead = need + extra;
+		r->iov[0].iov_len = want;
+		r->asked_ahead = want;
 		*count = 1;
 		return tframe_reader_asked(r, mem_ctx);
 	}
