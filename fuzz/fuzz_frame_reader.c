@@ -33,7 +33,8 @@
  * a PDU (or before one), else what tframe_pdu_size() says of the header.
  * tframe_reader_take_buffered() must hand out exactly the PDUs that are
  * whole in what was read ahead, fail with ENOENT for one that is not, and
- * with the header's errno for a bad one.
+ * with the header's errno for a bad one.  After EPIPE the reader holds
+ * bytes exactly when the stream ended inside a PDU (see check_cut()).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -393,6 +394,35 @@ static void check_pdu(const struct tframe_spec *spec, const uint8_t *pdu,
 }
 
 /*
+ * After EPIPE, with `left` bytes of the stream not taken as PDUs.  The
+ * relay tells a clean end from one inside a PDU by whether the reader
+ * still holds bytes (tframe_reader_buffered() > 0), so it must hold some
+ * exactly when the stream was cut, and never more than came.  The count
+ * relies on tstream_pending_bytes(): a backend whose pending_bytes fails
+ * may lose a cut header's bytes, so only the bound is checked there.
+ */
+static void check_cut(const struct tframe_reader *reader,
+		      const struct mem_stream *ms, size_t left)
+{
+	size_t buffered = tframe_reader_buffered(reader);
+
+	if (buffered > left) {
+		fprintf(stderr, "EPIPE: %zu bytes buffered, %zu left\n",
+			buffered, left);
+	}
+	CHECK(buffered <= left);
+	if (ms != NULL && ms->pending == PENDING_FAIL) {
+		return;
+	}
+	if ((buffered > 0) != (left > 0)) {
+		fprintf(stderr, "EPIPE: %zu bytes buffered, %zu left: %s\n",
+			buffered, left, left > 0 ? "a cut taken for an end"
+						 : "an end taken for a cut");
+	}
+	CHECK((buffered > 0) == (left > 0));
+}
+
+/*
  * Take the PDUs already read ahead, as long as there are (bytes[0..off)
  * are taken, read_total bytes were read); the new off.
  */
@@ -512,6 +542,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					want);
 			}
 			CHECK(err == want);
+			if (err == EPIPE) {
+				check_cut(reader, ms, len - off);
+			}
 			break;
 		}
 		if (want != 0) {

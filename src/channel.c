@@ -131,7 +131,7 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 	case EP_UDP:
 	case EP_TLS:
 		subreq = resolve_send(state, ev, ep->host, ep->port,
-				      ep->family, false);
+				      ep->family);
 		if (tevent_req_nomem(subreq, req)) {
 			return tevent_req_post(req, ev);
 		}

@@ -21,6 +21,9 @@
 #include "tls_glue.h"
 #include "udp_front.h"
 
+/* Trim the heap when idle again after this many relays ended. */
+#define RUN_TRIM_AFTER 64
+
 struct run {
 	struct tevent_context *ev;
 	const struct tsock_options *opts;
@@ -31,6 +34,7 @@ struct run {
 	struct tstream_tls_params *tls_client;	/* a tls endpoint to open */
 	struct tstream_tls_params *tls_server;	/* a tls listener */
 	unsigned active;		/* relays running */
+	unsigned ended;			/* relays ended since the last trim */
 	bool done;
 	int status;
 };
@@ -216,9 +220,11 @@ static int client_destructor(struct client *c)
 	struct run *run = c->run;
 
 	run->active--;
-	if (run->active == 0) {
-		/* idle again: give the memory of a busy spell back */
+	run->ended++;
+	if (run->active == 0 && run->ended >= RUN_TRIM_AFTER) {
+		/* idle after a busy spell: give its memory back */
 		malloc_trim(0);
+		run->ended = 0;
 	}
 	if (run->listener != NULL) {
 		listener_pause(run->listener,
@@ -240,8 +246,10 @@ static struct client *client_create(struct run *run, struct channel *front)
 	run->active++;
 	talloc_set_destructor(c, client_destructor);
 	if (run->listener != NULL && run->active >= run->opts->max_conns) {
-		log_verbose("connection limit (%u) reached: waiting",
-			    run->opts->max_conns);
+		if (run->opts->max_conns > 1) {
+			log_verbose("connection limit (%u) reached: waiting",
+				    run->opts->max_conns);
+		}
 		listener_pause(run->listener, true);
 	}
 	return c;
@@ -482,9 +490,6 @@ static void listen_new_client(struct channel *front, void *private_data)
 		log_error("out of memory");
 		return;
 	}
-	if (run->listener != NULL) {
-		listener_pause(run->listener, true);
-	}
 	client_secure(c, listen_bridge);
 }
 
@@ -493,10 +498,6 @@ int cmd_listen(const struct tsock_options *opts, const struct endpoint *ep)
 	struct tsock_options one = *opts;
 	struct run *run;
 
-	if (ep->kind == EP_STDIO) {
-		log_error("endpoint 'stdio': cannot listen on stdio");
-		return TSOCK_EXIT_USAGE;
-	}
 	/* one client at a time: the listener pauses while one is served */
 	one.max_conns = 1;
 	run = run_create(NULL, &one);
@@ -523,7 +524,6 @@ struct echo {
 	uint8_t *buf;
 	struct tsocket_address *peer;
 	ssize_t len;
-	uint64_t count;
 };
 
 static void echo_receive(struct echo *e);
@@ -555,7 +555,6 @@ static void echo_received(struct tevent_req *subreq)
 		echo_receive(e);
 		return;
 	}
-	e->count++;
 	if (e->run->opts->relay.hexdump) {
 		log_hexdump("<", e->buf, (size_t)e->len);
 	}

@@ -125,10 +125,14 @@ static const char *endpoint_parse_inet(TALLOC_CTX *mem_ctx, const char *s,
 	} else {
 		colon = strchr(s, ':');
 		if (colon == NULL) {
-			if (!listening || endpoint_parse_port(s, &ep->port)) {
+			bool digits = *s != '\0' &&
+				      strspn(s, "0123456789") == strlen(s);
+
+			if (!listening || !digits) {
 				return "missing port";
 			}
-			return NULL;	/* a bare port: every address */
+			/* a bare port: every address */
+			return endpoint_parse_port(s, &ep->port);
 		}
 		if (strchr(colon + 1, ':') != NULL) {
 			return talloc_asprintf(mem_ctx,
@@ -149,9 +153,8 @@ static const char *endpoint_parse_inet(TALLOC_CTX *mem_ctx, const char *s,
 			return "out of memory";
 		}
 		if (ep->family == AF_INET && *s == '[') {
-			return talloc_asprintf(mem_ctx,
-				"%s is IPv4 only, but the address is in "
-				"IPv6 brackets", type);
+			return "IPv4 only (tcp4/udp4 or -4), but the address "
+			       "is in IPv6 brackets";
 		}
 	} else if (!listening) {
 		return "missing host";

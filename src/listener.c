@@ -31,6 +31,7 @@ struct listener {
 	struct tevent_fd *fde;
 	struct tevent_timer *backoff;
 	const char *kind;
+	char *name;		/* the listening address, as an endpoint */
 	listener_accept_fn fn;
 	void *private_data;
 	bool paused;
@@ -108,8 +109,11 @@ static struct socket_file *socket_file_track(TALLOC_CTX *mem_ctx,
 	return sf;
 }
 
-/* Print the readiness line for a bound socket. */
-static void listener_announce(int fd, const char *kind)
+/*
+ * The name of a bound socket as an endpoint ("tcp:127.0.0.1:41234"), on
+ * mem_ctx, and print the readiness line with it.  NULL on failure.
+ */
+static char *listener_announce(TALLOC_CTX *mem_ctx, int fd, const char *kind)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -117,14 +121,17 @@ static void listener_announce(int fd, const char *kind)
 	char *name;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
-	    tsocket_address_bsd_from_sockaddr(NULL, (struct sockaddr *)&ss,
+	    tsocket_address_bsd_from_sockaddr(mem_ctx, (struct sockaddr *)&ss,
 					      len, &addr) == -1) {
-		return;
+		return NULL;
 	}
-	name = channel_address_name(addr, kind, addr);
-	fprintf(stderr, "listening on %s\n", name);
-	fflush(stderr);
+	name = channel_address_name(mem_ctx, kind, addr);
 	talloc_free(addr);
+	if (name != NULL) {
+		fprintf(stderr, "listening on %s\n", name);
+		fflush(stderr);
+	}
+	return name;
 }
 
 /*
@@ -280,12 +287,14 @@ static void listener_readable(struct tevent_context *ev,
 			talloc_free(client);
 			continue;
 		}
-		if (tsocket_address_bsd_from_sockaddr(client,
+		if (ss.ss_family != AF_UNIX &&
+		    tsocket_address_bsd_from_sockaddr(client,
 				(struct sockaddr *)&ss, len, &peer) == 0) {
 			client->name = channel_address_name(client, l->kind,
 							    peer);
 		} else {
-			client->name = talloc_strdup(client, l->kind);
+			/* unix clients have no name of their own */
+			client->name = talloc_strdup(client, l->name);
 		}
 		l->fn(client, l->private_data);
 	}
@@ -329,7 +338,10 @@ struct listener *listener_create(TALLOC_CTX *mem_ctx,
 		talloc_free(l);
 		return NULL;
 	}
-	listener_announce(l->fd, l->kind);
+	l->name = listener_announce(l, l->fd, l->kind);
+	if (l->name == NULL) {
+		l->name = talloc_strdup(l, ep->text);
+	}
 	return l;
 }
 
@@ -345,6 +357,7 @@ struct channel *listener_bind_dgram(TALLOC_CTX *mem_ctx,
 	struct channel *chan;
 	struct socket_file *sf = NULL;
 	const char *err;
+	char *name;
 	int fd = -1;
 
 	chan = talloc_zero(mem_ctx, struct channel);
@@ -371,6 +384,10 @@ struct channel *listener_bind_dgram(TALLOC_CTX *mem_ctx,
 		talloc_free(chan);
 		return NULL;
 	}
-	listener_announce(fd, endpoint_kind_name(ep->kind));
+	name = listener_announce(chan, fd, endpoint_kind_name(ep->kind));
+	if (name != NULL) {
+		talloc_free(chan->name);
+		chan->name = name;
+	}
 	return chan;
 }

@@ -45,6 +45,7 @@ struct pump {
 	bool strip_header;		/* framed stream into datagrams */
 	size_t chunk_max;		/* largest raw read */
 	bool bulk;			/* bulk mode, see pump_read_chunk */
+	int deferred_err;		/* a read error after a first byte */
 	uint8_t first;			/* the first byte of a trickle read */
 	bool keep;			/* keep the buffer for the next read */
 
@@ -55,7 +56,7 @@ struct pump {
 	struct iovec iov[2];		/* header and data */
 
 	struct tevent_req *req;		/* the current read or write */
-	bool eof, done;
+	bool done;
 	uint64_t bytes;
 };
 
@@ -66,6 +67,7 @@ struct relay {
 	struct timeval last_active;
 	struct tevent_timer *timer;
 	bool finished;
+	bool starting;		/* in relay_start, which reports failures */
 	relay_done_fn fn;
 	void *private_data;
 };
@@ -75,14 +77,24 @@ static void relay_finish(struct relay *r, int err, const char *message);
 
 /* ---------------------------------------------------------------- timers */
 
+/* A pump that writes into stdio kept open for the next client. */
+static bool pump_into_kept_stdio(const struct relay *r, const struct pump *p)
+{
+	return r->opts->keep_stdio && p->dst->is_stdio;
+}
+
 static int relay_timeout_ms(struct relay *r)
 {
 	struct pump *a = &r->pumps[0], *b = &r->pumps[1];
 	int linger = 0;
 
-	/* a datagram source never ends: linger once the other side did */
-	if ((a->done && b->src->dgram != NULL) ||
-	    (b->done && a->src->dgram != NULL)) {
+	/*
+	 * A datagram source never ends: linger once the other side did.
+	 * So does stdin kept for the next client (listen -k): once the
+	 * client's data has ended, its session ends after the linger.
+	 */
+	if ((a->done && (b->src->dgram != NULL || pump_into_kept_stdio(r, a))) ||
+	    (b->done && (a->src->dgram != NULL || pump_into_kept_stdio(r, b)))) {
 		linger = r->opts->linger_ms;
 	}
 	if (r->opts->idle_timeout_ms > 0 &&
@@ -144,6 +156,9 @@ static void relay_finish(struct relay *r, int err, const char *message)
 		    r->pumps[0].src->name, r->pumps[0].dst->name,
 		    (unsigned long long)r->pumps[0].bytes,
 		    (unsigned long long)r->pumps[1].bytes);
+	if (r->starting) {
+		return;		/* relay_start returns NULL instead */
+	}
 	/* last: the callback may free the relay */
 	r->fn(r->private_data, err, message);
 }
@@ -186,6 +201,7 @@ static void pump_shutdown_done(struct tevent_req *subreq)
 	int err = 0;
 
 	p->req = NULL;
+	p->relay->last_active = tevent_timeval_current();
 	if (tstream_shutdown_recv(subreq, &err) == -1 && err != ENOTCONN &&
 	    err != EPIPE) {
 		talloc_free(subreq);
@@ -201,7 +217,7 @@ static void pump_eof(struct pump *p)
 {
 	struct relay *r = p->relay;
 
-	p->eof = true;
+	TALLOC_FREE(p->buf);	/* a kept bulk buffer has nothing to do */
 	log_verbose("end of stream from %s", p->src->name);
 	if (p->dst->stream == NULL ||
 	    (p->dst->is_stdio && r->opts->keep_stdio)) {
@@ -225,6 +241,8 @@ static void pump_written(struct tevent_req *subreq)
 	ssize_t n;
 
 	p->req = NULL;
+	/* data moving out counts as activity too (see the idle timeout) */
+	p->relay->last_active = tevent_timeval_current();
 	if (p->dst->stream != NULL) {
 		n = tstream_writev_recv(subreq, &err);
 	} else {
@@ -447,6 +465,9 @@ static void pump_read_rest_done(struct tevent_req *subreq)
 	n = tstream_read_some_recv(subreq, &err);
 	talloc_free(subreq);
 	/* the first byte is there: an error here waits for the next read */
+	if (n == -1 && err != EPIPE) {
+		p->deferred_err = err;
+	}
 	n = n > 0 ? n + 1 : 1;
 	p->bulk = (size_t)n >= RELAY_CHUNK_MIN;
 	pump_got(p, n, 0);
@@ -495,6 +516,10 @@ static void pump_read_chunk(struct pump *p)
 {
 	struct relay *r = p->relay;
 
+	if (p->deferred_err != 0) {
+		pump_got(p, -1, p->deferred_err);
+		return;
+	}
 	if (!p->bulk) {
 		p->req = tstream_read_some_send(r, r->ev, p->src->stream,
 						&p->first, 1);
@@ -606,7 +631,14 @@ struct relay *relay_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		return NULL;
 	}
 	relay_arm_timer(r);
+	r->starting = true;
 	pump_read(&r->pumps[0]);
 	pump_read(&r->pumps[1]);
+	r->starting = false;
+	if (r->finished) {
+		/* failed at once (out of memory) */
+		talloc_free(r);
+		return NULL;
+	}
 	return r;
 }

@@ -26,6 +26,7 @@ struct resolve_job {
 	struct addrinfo hints;
 	struct addrinfo *result;
 	int rc;
+	int sys_errno;		/* errno of an EAI_SYSTEM failure */
 	int wake[2];		/* the thread writes one byte when done */
 	int refs;		/* the thread's and the request's */
 };
@@ -52,6 +53,7 @@ static void *resolve_thread(void *arg)
 
 	job->rc = getaddrinfo(job->host, job->port, &job->hints,
 			      &job->result);
+	job->sys_errno = errno;
 	do {
 		n = write(job->wake[1], &byte, 1);
 	} while (n == -1 && errno == EINTR);
@@ -87,7 +89,7 @@ static void resolve_finish(struct tevent_req *req)
 	int n = 0;
 
 	if (job->rc != 0) {
-		state->error = job->rc == EAI_SYSTEM ? strerror(errno)
+		state->error = job->rc == EAI_SYSTEM ? strerror(job->sys_errno)
 						     : gai_strerror(job->rc);
 		tevent_req_error(req, EHOSTUNREACH);
 		return;
@@ -128,8 +130,7 @@ static void resolve_woken(struct tevent_context *ev, struct tevent_fd *fde,
 
 struct tevent_req *resolve_send(TALLOC_CTX *mem_ctx,
 				struct tevent_context *ev,
-				const char *host, uint16_t port, int family,
-				bool passive)
+				const char *host, uint16_t port, int family)
 {
 	struct tevent_req *req;
 	struct resolve_state *state;
@@ -153,17 +154,16 @@ struct tevent_req *resolve_send(TALLOC_CTX *mem_ctx,
 	snprintf(job->port, sizeof(job->port), "%u", (unsigned)port);
 	job->hints.ai_family = family;
 	job->hints.ai_socktype = SOCK_STREAM;	/* one entry per address */
-	job->hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-	if (host != NULL) {
-		job->host = strdup(host);
-		if (tevent_req_nomem(job->host, req)) {
-			return tevent_req_post(req, ev);
-		}
+	job->hints.ai_flags = AI_NUMERICSERV;
+	job->host = strdup(host);
+	if (tevent_req_nomem(job->host, req)) {
+		return tevent_req_post(req, ev);
 	}
 	/* numeric addresses need no thread */
 	job->hints.ai_flags |= AI_NUMERICHOST;
 	job->rc = getaddrinfo(job->host, job->port, &job->hints, &job->result);
-	if (job->rc != EAI_NONAME || host == NULL) {
+	job->sys_errno = errno;
+	if (job->rc != EAI_NONAME) {
 		resolve_finish(req);
 		return tevent_req_post(req, ev);
 	}

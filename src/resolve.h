@@ -13,15 +13,13 @@
 #include "tsocket.h"
 
 /*
- * Resolve host (NULL: every local address, for listening) and port to
- * inet addresses of family (AF_UNSPEC, AF_INET or AF_INET6).  Numeric
- * addresses are answered at once; names are looked up by getaddrinfo(3)
- * on a helper thread while the loop goes on.
+ * Resolve host and port to inet addresses of family (AF_UNSPEC, AF_INET
+ * or AF_INET6).  Numeric addresses are answered at once; names are looked
+ * up by getaddrinfo(3) on a helper thread while the loop goes on.
  */
 struct tevent_req *resolve_send(TALLOC_CTX *mem_ctx,
 				struct tevent_context *ev,
-				const char *host, uint16_t port, int family,
-				bool passive);
+				const char *host, uint16_t port, int family);
 
 /*
  * The addresses found, in getaddrinfo's order, as an array on mem_ctx.

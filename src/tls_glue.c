@@ -85,6 +85,11 @@ static void tls_secure_done(struct tevent_req *subreq)
 				       &state->error) == -1) {
 		talloc_free(subreq);
 		talloc_steal(state, state->error);
+		if (err == ETIMEDOUT) {
+			/* the handshake's own end time ran out */
+			state->error = talloc_strdup(state,
+						     "TLS handshake timed out");
+		}
 		tevent_req_error(req, err);
 		return;
 	}
@@ -132,9 +137,9 @@ int tls_secure_client_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 
 	if (tevent_req_is_error(req, &rs, &err)) {
 		*error = talloc_asprintf(mem_ctx, "%s: %s", state->client->name,
-			rs == TEVENT_REQ_TIMED_OUT ? "TLS handshake timed out"
-			: state->error != NULL ? state->error
-			: strerror((int)err));
+			state->error != NULL ? state->error
+			: strerror(rs == TEVENT_REQ_USER_ERROR ? (int)err
+							       : ENOMEM));
 		return -1;
 	}
 	return 0;

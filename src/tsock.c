@@ -45,8 +45,9 @@ static bool parse_seconds(const char *s, int *ms)
 
 	errno = 0;
 	v = strtod(s, &end);
+	/* at most what milliseconds in an int hold: about 24.8 days */
 	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) ||
-	    v < 0 || v > 86400.0 * 365) {
+	    v < 0 || v > 2147483.0) {
 		return false;
 	}
 	*ms = (int)(v * 1000.0 + 0.5);
@@ -153,6 +154,12 @@ static int run_command(TALLOC_CTX *mem_ctx, struct tsock_options *opts,
 		if (front == NULL) {
 			return TSOCK_EXIT_USAGE;
 		}
+		if (front->kind == EP_STDIO) {
+			/* stdio is already the other end */
+			fprintf(stderr, "tsock: endpoint '%s': %s needs a "
+				"network endpoint\n", a1, command);
+			return TSOCK_EXIT_USAGE;
+		}
 		return listening ? cmd_listen(opts, front)
 				 : cmd_connect(opts, front);
 	}
@@ -165,6 +172,12 @@ static int run_command(TALLOC_CTX *mem_ctx, struct tsock_options *opts,
 		back = front != NULL ? parse_endpoint(mem_ctx, a2, false, opts)
 				     : NULL;
 		if (back == NULL) {
+			return TSOCK_EXIT_USAGE;
+		}
+		if (back->kind == EP_STDIO && front->kind != EP_STDIO) {
+			/* one stdin and stdout cannot serve many clients */
+			fprintf(stderr, "tsock: relay: BACK cannot be stdio "
+				"(use 'tsock listen %s')\n", a1);
 			return TSOCK_EXIT_USAGE;
 		}
 		if (opts->have_frame && !endpoint_is_stream(front) &&

@@ -12,14 +12,23 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/un.h>
 #include "log.h"
 #include "tsocket_internal.h"
 #include "udp_front.h"
 
 #define UDP_FRONT_BUCKETS 1024
-/* Datagrams a session holds while its relay is not reading (connecting). */
+/*
+ * What sessions hold while their relay is not reading (connecting, or a
+ * slow back end): at most this many datagrams and bytes per session, and
+ * bytes over all sessions.  Beyond that datagrams are dropped, as a full
+ * socket buffer would.
+ */
 #define UDP_SESSION_QUEUE_MAX 1024
+#define UDP_SESSION_BYTES_MAX (1024 * 1024)
+#define UDP_FRONT_BYTES_MAX (64 * 1024 * 1024)
 
 struct udp_session;
 
@@ -27,7 +36,7 @@ struct udp_front {
 	struct tevent_context *ev;
 	struct channel *sock;
 	struct tevent_queue *send_queue;
-	struct tevent_req *recv_req;
+	size_t queued_bytes;		/* over all sessions */
 	struct udp_session *buckets[UDP_FRONT_BUCKETS];
 	unsigned sessions, max_sessions;
 	udp_front_session_fn fn;
@@ -50,6 +59,7 @@ struct udp_session {
 
 	struct udp_datagram *head, *tail;
 	unsigned queued;
+	size_t queued_bytes;
 	struct tevent_req *waiting;	/* a recvfrom with nothing to give */
 };
 
@@ -89,6 +99,7 @@ static void udp_session_unlink(struct udp_session *s)
 	if (s->front == NULL) {
 		return;
 	}
+	s->front->queued_bytes -= s->queued_bytes;
 	for (pp = &s->front->buckets[s->bucket]; *pp != NULL;
 	     pp = &(*pp)->next) {
 		if (*pp == s) {
@@ -136,6 +147,10 @@ static void udp_session_give(struct udp_session *s, struct tevent_req *req)
 		s->tail = NULL;
 	}
 	s->queued--;
+	s->queued_bytes -= d->len;
+	if (s->front != NULL) {
+		s->front->queued_bytes -= d->len;
+	}
 	st->buf = talloc_steal(st, d->buf);
 	st->len = d->len;
 	talloc_free(d);
@@ -342,7 +357,9 @@ static void udp_session_deliver(struct udp_session *s, uint8_t *buf,
 	struct udp_datagram *d;
 	struct tevent_req *req;
 
-	if (s->queued >= UDP_SESSION_QUEUE_MAX) {
+	if (s->queued >= UDP_SESSION_QUEUE_MAX ||
+	    s->queued_bytes + len > UDP_SESSION_BYTES_MAX ||
+	    s->front->queued_bytes + len > UDP_FRONT_BYTES_MAX) {
 		log_verbose("session queue full: dropping a datagram");
 		talloc_free(buf);
 		return;
@@ -361,6 +378,8 @@ static void udp_session_deliver(struct udp_session *s, uint8_t *buf,
 	}
 	s->tail = d;
 	s->queued++;
+	s->queued_bytes += len;
+	s->front->queued_bytes += len;
 	if (s->waiting != NULL) {
 		req = s->waiting;
 		s->waiting = NULL;
@@ -383,7 +402,6 @@ static void udp_front_received(struct tevent_req *subreq)
 	ssize_t len, sslen;
 	int err = 0;
 
-	f->recv_req = NULL;
 	len = tdgram_recvfrom_recv(subreq, &err, f, &buf, &peer);
 	talloc_free(subreq);
 	if (len == -1) {
@@ -395,6 +413,14 @@ static void udp_front_received(struct tevent_req *subreq)
 	sslen = tsocket_address_bsd_sockaddr(peer, (struct sockaddr *)&ss,
 					     sizeof(ss));
 	if (sslen <= 0) {
+		goto next;
+	}
+	if (ss.ss_family == AF_UNIX &&
+	    (size_t)sslen <= offsetof(struct sockaddr_un, sun_path) + 1) {
+		/* an unbound unix peer: no address to answer, or to tell
+		 * one such peer from another */
+		log_verbose("%s: dropping a datagram from an unbound unix "
+			    "socket", f->sock->name);
 		goto next;
 	}
 	bucket = udp_front_hash(&ss, (socklen_t)sslen);
@@ -426,12 +452,14 @@ next:
 
 static void udp_front_read(struct udp_front *f)
 {
-	f->recv_req = tdgram_recvfrom_send(f, f->ev, f->sock->dgram);
-	if (f->recv_req == NULL) {
+	struct tevent_req *req = tdgram_recvfrom_send(f, f->ev,
+						      f->sock->dgram);
+
+	if (req == NULL) {
 		log_error("%s: out of memory", f->sock->name);
 		return;
 	}
-	tevent_req_set_callback(f->recv_req, udp_front_received, f);
+	tevent_req_set_callback(req, udp_front_received, f);
 }
 
 static int udp_front_destructor(struct udp_front *f)

@@ -106,8 +106,16 @@ s.close()
 		tcp:127.0.0.1:0
 }
 
-@test "'tsock listen stdio': exit 2, cannot listen on stdio" {
-	usage_error "cannot listen on stdio" listen stdio
+@test "'tsock listen stdio': exit 2, listen needs a network endpoint" {
+	usage_error "listen needs a network endpoint" listen stdio
+}
+
+@test "'tsock connect -': exit 2, connect needs a network endpoint" {
+	usage_error "connect needs a network endpoint" connect -
+}
+
+@test "'tsock relay tcp::0 stdio': exit 2, BACK cannot be stdio" {
+	usage_error "BACK cannot be stdio" relay tcp:127.0.0.1:0 stdio
 }
 
 # ------------------------------------------------------------ endpoints
@@ -177,7 +185,7 @@ s.close()
 }
 
 @test "endpoint tcp4:[::1]:80: exit 2, IPv4 only" {
-	usage_error "tcp4 is IPv4 only" connect 'tcp4:[::1]:80'
+	usage_error "IPv4 only" connect 'tcp4:[::1]:80'
 }
 
 # ------------------------------------------------------------ options
