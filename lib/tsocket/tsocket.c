@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <stdint.h>
 #include <sys/uio.h>
 #include "tsocket_internal.h"
@@ -148,4 +150,32 @@ int tsocket_req_simple_recv(struct tevent_req *req, int *perrno)
 
 	tevent_req_received(req);
 	return ret;
+}
+
+ssize_t tsocket_writev_nosigpipe(int fd, const struct iovec *vector,
+				 size_t count)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t pipe_set, old_set, pending;
+	ssize_t n;
+	int saved;
+
+	/*
+	 * Block SIGPIPE around the write; if the write raised one that was
+	 * not already pending, take it back before unblocking.
+	 */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+	n = writev(fd, vector, (int)count);
+	saved = errno;
+	if (n == -1 && errno == EPIPE && !sigismember(&pending, SIGPIPE)) {
+		while (sigtimedwait(&pipe_set, NULL, &zero) == -1 &&
+		       errno == EINTR) {
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+	errno = saved;
+	return n;
 }

@@ -141,7 +141,11 @@ int tsocket_bsd_fd_watch_read(struct tsocket_bsd_fd *bfd,
 {
 	bfd->on_readable = handler;
 	bfd->readable_private = private_data;
-	return tsocket_bsd_fd_update(bfd, ev != NULL ? ev : bfd->ev);
+	if (tsocket_bsd_fd_update(bfd, ev != NULL ? ev : bfd->ev) == -1) {
+		bfd->on_readable = NULL;	/* its request fails */
+		return -1;
+	}
+	return 0;
 }
 
 int tsocket_bsd_fd_watch_write(struct tsocket_bsd_fd *bfd,
@@ -151,7 +155,11 @@ int tsocket_bsd_fd_watch_write(struct tsocket_bsd_fd *bfd,
 {
 	bfd->on_writable = handler;
 	bfd->writable_private = private_data;
-	return tsocket_bsd_fd_update(bfd, ev != NULL ? ev : bfd->ev);
+	if (tsocket_bsd_fd_update(bfd, ev != NULL ? ev : bfd->ev) == -1) {
+		bfd->on_writable = NULL;	/* its request fails */
+		return -1;
+	}
+	return 0;
 }
 
 int tsocket_bsd_socket_bind(const struct tsocket_address_bsd *local,

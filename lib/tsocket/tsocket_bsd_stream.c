@@ -98,8 +98,9 @@ static int tstream_bsd_writev_try(struct tstream_bsd_io_state *state)
 
 	for (;;) {
 		if (bsd->not_a_socket) {
-			n = writev(bsd->bfd->fd, state->vector,
-				   (int)state->count);
+			n = tsocket_writev_nosigpipe(bsd->bfd->fd,
+						     state->vector,
+						     state->count);
 		} else {
 			/* MSG_NOSIGNAL: a gone peer is EPIPE, never SIGPIPE */
 			memset(&msg, 0, sizeof(msg));

@@ -215,6 +215,14 @@ void tsocket_iovec_advance(struct iovec **vector, size_t *count, size_t n);
 bool tsocket_req_is_error(struct tevent_req *req, int *perrno);
 
 /*
+ * writev(2) that never raises SIGPIPE, for fds that are not sockets
+ * (pipes, terminals): a gone reader is EPIPE.  SIGPIPE is blocked around
+ * the write and a SIGPIPE the write raised is taken back.
+ */
+ssize_t tsocket_writev_nosigpipe(int fd, const struct iovec *vector,
+				 size_t count);
+
+/*
  * End a request that a send function finished at once: with err, or done
  * if err is 0.  Returns the posted request, so a send function can end
  * with "return tsocket_req_post_result(req, ev, err);".

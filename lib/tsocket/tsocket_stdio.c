@@ -12,14 +12,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 #include "tsocket_internal.h"
 
@@ -28,6 +26,7 @@ struct tstream_stdio_side {
 	bool pollable;		/* false: I/O never blocks, do it directly */
 	bool is_socket;		/* sendmsg(MSG_NOSIGNAL) works */
 	bool is_fifo;		/* a pipe: its write end is never readable */
+	bool is_tty;
 	int saved_flags;	/* to restore, or -1 if left untouched */
 	struct tevent_fd *fde;
 };
@@ -63,6 +62,7 @@ static int tstream_stdio_side_init(struct tstream_stdio_side *side, int fd)
 	}
 	side->is_socket = S_ISSOCK(st.st_mode);
 	side->is_fifo = S_ISFIFO(st.st_mode);
+	side->is_tty = isatty(fd) == 1;
 	side->pollable = tstream_stdio_pollable(fd);
 	if (!side->pollable) {
 		return 0;
@@ -129,6 +129,7 @@ static ssize_t tstream_stdio_pending_bytes(struct tstream_context *stream)
  */
 struct tstream_stdio_io_state {
 	struct tstream_stdio_side *side;
+	struct tevent_timer *read_quiet;	/* see tstream_stdio_io_ready */
 	struct iovec *vector;
 	size_t count;
 	int total;
@@ -142,32 +143,11 @@ static ssize_t tstream_stdio_write(struct tstream_stdio_side *side,
 {
 	struct msghdr msg = { .msg_iov = (struct iovec *)vector,
 			      .msg_iovlen = count };
-	struct timespec zero = { 0, 0 };
-	sigset_t pipe_set, old_set, pending;
-	ssize_t n;
-	int saved;
 
 	if (side->is_socket) {
 		return sendmsg(side->fd, &msg, MSG_NOSIGNAL);
 	}
-	/*
-	 * Block SIGPIPE around the write; if the write raised one that
-	 * was not already pending, take it back before unblocking.
-	 */
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigpending(&pending);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-	n = writev(side->fd, vector, (int)count);
-	saved = errno;
-	if (n == -1 && errno == EPIPE && !sigismember(&pending, SIGPIPE)) {
-		while (sigtimedwait(&pipe_set, NULL, &zero) == -1 &&
-		       errno == EINTR) {
-		}
-	}
-	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
-	errno = saved;
-	return n;
+	return tsocket_writev_nosigpipe(side->fd, vector, count);
 }
 
 /* Move bytes until the vector is done: 0, EAGAIN (wait) or an errno. */
@@ -207,6 +187,40 @@ static int tstream_stdio_io_destructor(struct tstream_stdio_io_state *state)
 	return 0;
 }
 
+/* Flags for a waiting request's tevent_fd. */
+static uint16_t tstream_stdio_io_flags(struct tstream_stdio_io_state *state)
+{
+	struct tstream_stdio_side *side = state->side;
+
+	if (state->reading) {
+		return TEVENT_FD_READ;
+	}
+	/*
+	 * tevent (before 0.16) reports errors and hang-ups only to fds
+	 * watched for reading, so a writer watches for reading too: a
+	 * pipe's write end is never readable otherwise; a socket or a
+	 * terminal may be, which tstream_stdio_io_ready deals with.
+	 */
+	if ((side->is_fifo || side->is_socket || side->is_tty) &&
+	    state->read_quiet == NULL) {
+		return TEVENT_FD_WRITE | TEVENT_FD_READ;
+	}
+	return TEVENT_FD_WRITE;
+}
+
+static void tstream_stdio_quiet_over(struct tevent_context *ev,
+				     struct tevent_timer *te,
+				     struct timeval now, void *private_data)
+{
+	struct tstream_stdio_io_state *state = private_data;
+
+	state->read_quiet = NULL;
+	if (state->side->fde != NULL) {
+		tevent_fd_set_flags(state->side->fde,
+				    tstream_stdio_io_flags(state));
+	}
+}
+
 static void tstream_stdio_io_ready(struct tevent_context *ev,
 				   struct tevent_fd *fde,
 				   uint16_t flags, void *private_data)
@@ -217,6 +231,15 @@ static void tstream_stdio_io_ready(struct tevent_context *ev,
 	int err = tstream_stdio_try(state);
 
 	if (err == EAGAIN) {
+		if (!state->reading && !(flags & TEVENT_FD_WRITE)) {
+			/* readable, not writable: input nobody reads yet;
+			 * look again later instead of waking at once */
+			state->read_quiet = tevent_add_timer(ev, state,
+					tevent_timeval_current_ofs(0, 500000),
+					tstream_stdio_quiet_over, state);
+			tevent_fd_set_flags(fde,
+					    tstream_stdio_io_flags(state));
+		}
 		return;
 	}
 	TALLOC_FREE(state->side->fde);
@@ -257,17 +280,8 @@ static struct tevent_req *tstream_stdio_io_send(TALLOC_CTX *mem_ctx,
 
 	err = tstream_stdio_try(state);
 	if (err == EAGAIN && side->pollable) {
-		uint16_t flags = reading ? TEVENT_FD_READ : TEVENT_FD_WRITE;
-
-		/*
-		 * tevent reports a pipe whose reader is gone only to fds
-		 * watched for reading; a pipe's write end is never readable
-		 * otherwise, so watching it costs nothing.
-		 */
-		if (!reading && side->is_fifo) {
-			flags |= TEVENT_FD_READ;
-		}
-		side->fde = tevent_add_fd(ev, state, side->fd, flags,
+		side->fde = tevent_add_fd(ev, state, side->fd,
+					  tstream_stdio_io_flags(state),
 					  tstream_stdio_io_ready, req);
 		if (side->fde != NULL) {
 			talloc_set_destructor(state,

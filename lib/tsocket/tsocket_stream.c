@@ -23,6 +23,7 @@ struct tstream_context {
 	struct tevent_req *writev_req;
 	struct tevent_req *control_req;	/* a disconnect or a shutdown */
 	bool write_shut;	/* tstream_shutdown started: writes EPIPE */
+	bool disconnecting;	/* tstream_disconnect started: no more I/O */
 };
 
 static int tstream_context_destructor(struct tstream_context *stream)
@@ -95,6 +96,7 @@ ssize_t tstream_pending_bytes(struct tstream_context *stream)
  */
 struct tstream_io_state {
 	const struct tstream_context_ops *ops;
+	struct tstream_context *stream;	/* control requests only */
 	int (*recv_fn)(struct tevent_req *req, int *perrno);
 	struct tevent_req **slot;
 	int ret;
@@ -131,6 +133,9 @@ static struct tevent_req *tstream_io_create(TALLOC_CTX *mem_ctx,
 		return NULL;
 	}
 	err = tsocket_iovec_check(vector, count, &total);
+	if (err == 0 && stream->disconnecting) {
+		err = ENOTCONN;
+	}
 	if (err == 0 && *slot != NULL) {
 		err = EBUSY;
 	}
@@ -296,6 +301,7 @@ static struct tevent_req *tstream_control_create(TALLOC_CTX *mem_ctx,
 		return tevent_req_post(req, ev);
 	}
 	state->ops = stream->ops;
+	state->stream = stream;
 	state->slot = &stream->control_req;
 	stream->control_req = req;
 	talloc_set_destructor(state, tstream_io_state_destructor);
@@ -314,6 +320,15 @@ static void tstream_control_done(struct tevent_req *subreq)
 
 	ret = state->recv_fn(subreq, &err);
 	TALLOC_FREE(subreq);
+	if (ret == -1) {
+		/* it failed: the stream is as it was (and still alive, or
+		 * this request would have been discarded with it) */
+		if (state->recv_fn == state->ops->shutdown_recv) {
+			state->stream->write_shut = false;
+		} else {
+			state->stream->disconnecting = false;
+		}
+	}
 	tstream_io_finish(req, ret, err);
 }
 
@@ -333,6 +348,7 @@ struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
 	}
 	state = tevent_req_data(req, struct tstream_io_state);
 	state->recv_fn = stream->ops->disconnect_recv;
+	stream->disconnecting = true;
 	subreq = stream->ops->disconnect_send(state, ev, stream);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);

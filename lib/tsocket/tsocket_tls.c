@@ -215,6 +215,10 @@ int tstream_tls_params_client(TALLOC_CTX *mem_ctx,
 	}
 	if (opts->servername != NULL) {
 		p->servername = talloc_strdup(p, opts->servername);
+		if (p->servername == NULL) {
+			err = talloc_strdup(mem_ctx, "out of memory");
+			goto fail;
+		}
 		p->sni = tls_is_dns_name(opts->servername);
 	}
 	if (opts->insecure) {
@@ -561,7 +565,8 @@ static void tls_handshake_flushed(struct tevent_req *subreq)
 					struct tls_handshake_state);
 	int err = 0;
 
-	if (tls_flush_recv(subreq, &err) == -1 && state->last >= 0) {
+	if (tls_flush_recv(subreq, &err) == -1) {
+		/* what GnuTLS wrote never left: the handshake cannot go on */
 		state->tls->plain_err = err;
 		state->last = GNUTLS_E_PUSH_ERROR;
 	}
@@ -937,6 +942,10 @@ static void tls_readv_step(struct tevent_req *req)
 	ssize_t n;
 	bool nomem;
 
+	if (tls->session == NULL) {
+		tevent_req_error(req, ENOTCONN);
+		return;
+	}
 	if (tls->fatal_errno != 0) {
 		tevent_req_error(req, tls->fatal_errno);
 		return;
@@ -952,7 +961,14 @@ static void tls_readv_step(struct tevent_req *req)
 					      (size_t)n);
 			continue;
 		}
+		if (n == GNUTLS_E_WARNING_ALERT_RECEIVED) {
+			continue;	/* a warning ends nothing */
+		}
 		if (state->some && state->total > 0) {
+			if (n < 0 && gnutls_error_is_fatal((int)n)) {
+				/* keep the real reason for the next read */
+				tls_errno(tls, (int)n);
+			}
 			break;	/* whatever was there without waiting */
 		}
 		if (n == 0) {
@@ -1109,13 +1125,12 @@ static struct tevent_req *tls_writev_send(TALLOC_CTX *mem_ctx,
 			n = gnutls_record_send(tls->session,
 				(const uint8_t *)vector[i].iov_base + done,
 				vector[i].iov_len - done);
-			if (n < 0 && n != GNUTLS_E_AGAIN &&
-			    n != GNUTLS_E_INTERRUPTED) {
-				tevent_req_error(req, tls_errno(tls, (int)n));
+			if (n <= 0) {
+				/* the push never blocks: no progress is an
+				 * error, never a reason to loop */
+				tevent_req_error(req, tls_errno(tls,
+					n < 0 ? (int)n : GNUTLS_E_PUSH_ERROR));
 				return tevent_req_post(req, ev);
-			}
-			if (n < 0) {
-				n = 0;
 			}
 		}
 		state->total += (int)vector[i].iov_len;
@@ -1168,7 +1183,7 @@ static void tls_close_plain_done(struct tevent_req *subreq)
 		ret = tstream_disconnect_recv(subreq, &err);
 	}
 	talloc_free(subreq);
-	if (!state->write_only && state->tls->session != NULL) {
+	if (!state->write_only && ret == 0 && state->tls->session != NULL) {
 		gnutls_deinit(state->tls->session);
 		state->tls->session = NULL;
 	}
