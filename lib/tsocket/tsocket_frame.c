@@ -17,6 +17,8 @@
  * matter per connection; it is only allocated while bytes are waiting.
  */
 #define TFRAME_READ_AHEAD (64 * 1024)
+/* A PDU is one talloc buffer: talloc's largest. */
+#define TFRAME_LARGEST_MAX_PDU (256u * 1024 * 1024 - 1024)
 
 /* ---------------------------------------------------------------- specs */
 
@@ -45,6 +47,10 @@ int tframe_spec_check(const struct tframe_spec *spec, const char **error)
 			    tframe_header_size(spec) > TFRAME_READ_AHEAD)) {
 		/* the header must fit in the read-ahead buffer */
 		msg = "header (offset + size) is over 65536 bytes";
+	}
+	if (msg == NULL && tframe_max_pdu(spec) > TFRAME_LARGEST_MAX_PDU) {
+		/* talloc refuses single allocations over 256 MiB */
+		msg = "maximum PDU size is over 256 MiB";
 	}
 	if (msg == NULL && tframe_max_pdu(spec) < tframe_header_size(spec)) {
 		msg = "maximum PDU size is smaller than the header";

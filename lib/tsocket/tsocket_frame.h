@@ -51,7 +51,8 @@ struct tframe_spec {
 	bool little_endian;	/* default: big endian (network order) */
 	int64_t adjustment;	/* added to the decoded length */
 	bool length_includes_header;
-	uint64_t max_pdu;	/* largest whole PDU accepted; 0: default */
+	uint64_t max_pdu;	/* largest whole PDU accepted; 0: default;
+				   at most 256 MiB - 1 KiB (one buffer) */
 };
 
 /*

@@ -1074,9 +1074,21 @@ static ssize_t tls_pending_bytes(struct tstream_context *stream)
 
 /* ---------------------------------------------------------------- writing */
 
+/*
+ * Writes are encrypted and flushed a slice at a time, so a large write
+ * costs at most a slice of records in memory, not a copy of itself.
+ */
+#define TLS_WRITE_SLICE (1024 * 1024)
+
 struct tls_writev_state {
+	struct tevent_context *ev;
+	struct tstream_tls *tls;
+	struct iovec *vector;	/* what is still to be encrypted */
+	size_t count;
 	int total;
 };
+
+static void tls_writev_step(struct tevent_req *req);
 
 static void tls_writev_flushed(struct tevent_req *subreq)
 {
@@ -1089,7 +1101,52 @@ static void tls_writev_flushed(struct tevent_req *subreq)
 		tevent_req_error(req, err);
 		return;
 	}
-	tevent_req_done(req);
+	tls_writev_step(req);
+}
+
+/* Encrypt the next slice and flush it; done when nothing is left. */
+static void tls_writev_step(struct tevent_req *req)
+{
+	struct tls_writev_state *state = tevent_req_data(req,
+					struct tls_writev_state);
+	struct tstream_tls *tls = state->tls;
+	struct tevent_req *subreq;
+	size_t slice = 0;
+	ssize_t n;
+
+	if (state->count == 0) {
+		tevent_req_done(req);
+		return;
+	}
+	if (tls->session == NULL) {
+		tevent_req_error(req, ENOTCONN);
+		return;
+	}
+	while (state->count > 0 && slice < TLS_WRITE_SLICE) {
+		size_t len = state->vector->iov_len;
+
+		if (len > TLS_WRITE_SLICE - slice) {
+			len = TLS_WRITE_SLICE - slice;
+		}
+		n = gnutls_record_send(tls->session, state->vector->iov_base,
+				       len);
+		if (n <= 0) {
+			/* the push never blocks: no progress is an error,
+			 * never a reason to loop */
+			tevent_req_error(req, tls_errno(tls,
+				n < 0 ? (int)n : GNUTLS_E_PUSH_ERROR));
+			return;
+		}
+		slice += (size_t)n;
+		state->total += (int)n;
+		tsocket_iovec_advance(&state->vector, &state->count,
+				      (size_t)n);
+	}
+	subreq = tls_flush_send(state, state->ev, tls);
+	if (tevent_req_nomem(subreq, req)) {
+		return;
+	}
+	tevent_req_set_callback(subreq, tls_writev_flushed, req);
 }
 
 static struct tevent_req *tls_writev_send(TALLOC_CTX *mem_ctx,
@@ -1100,15 +1157,15 @@ static struct tevent_req *tls_writev_send(TALLOC_CTX *mem_ctx,
 {
 	struct tstream_tls *tls = tstream_context_data(stream,
 						       struct tstream_tls);
-	struct tevent_req *req, *subreq;
+	struct tevent_req *req;
 	struct tls_writev_state *state;
-	size_t i, done;
-	ssize_t n;
 
 	req = tevent_req_create(mem_ctx, &state, struct tls_writev_state);
 	if (req == NULL) {
 		return NULL;
 	}
+	state->ev = ev;
+	state->tls = tls;
 	if (tls->session == NULL) {
 		tevent_req_error(req, ENOTCONN);
 		return tevent_req_post(req, ev);
@@ -1119,27 +1176,17 @@ static struct tevent_req *tls_writev_send(TALLOC_CTX *mem_ctx,
 				      ? ECONNRESET : EPIPE);
 		return tevent_req_post(req, ev);
 	}
-	/* encrypt it all now (the push never blocks), then flush it */
-	for (i = 0; i < count; i++) {
-		for (done = 0; done < vector[i].iov_len; done += (size_t)n) {
-			n = gnutls_record_send(tls->session,
-				(const uint8_t *)vector[i].iov_base + done,
-				vector[i].iov_len - done);
-			if (n <= 0) {
-				/* the push never blocks: no progress is an
-				 * error, never a reason to loop */
-				tevent_req_error(req, tls_errno(tls,
-					n < 0 ? (int)n : GNUTLS_E_PUSH_ERROR));
-				return tevent_req_post(req, ev);
-			}
-		}
-		state->total += (int)vector[i].iov_len;
-	}
-	subreq = tls_flush_send(state, ev, tls);
-	if (tevent_req_nomem(subreq, req)) {
+	state->vector = talloc_memdup(state, vector, count * sizeof(*vector));
+	if (tevent_req_nomem(state->vector, req)) {
 		return tevent_req_post(req, ev);
 	}
-	tevent_req_set_callback(subreq, tls_writev_flushed, req);
+	state->count = count;
+	/* skip empty buffers (the generic layer made sure of a total) */
+	tsocket_iovec_advance(&state->vector, &state->count, 0);
+	tls_writev_step(req);
+	if (!tevent_req_is_in_progress(req)) {
+		return tevent_req_post(req, ev);
+	}
 	return req;
 }
 
