@@ -20,6 +20,7 @@ struct tdgram_context {
 
 	struct tevent_req *recvfrom_req;
 	struct tevent_req *sendto_req;
+	struct tevent_req *disconnect_req;
 };
 
 static int tdgram_context_destructor(struct tdgram_context *dgram)
@@ -34,6 +35,9 @@ static int tdgram_context_destructor(struct tdgram_context *dgram)
 	}
 	if (dgram->sendto_req != NULL) {
 		tevent_req_received(dgram->sendto_req);
+	}
+	if (dgram->disconnect_req != NULL) {
+		tevent_req_received(dgram->disconnect_req);
 	}
 	return 0;
 }
@@ -255,8 +259,19 @@ ssize_t tdgram_sendto_recv(struct tevent_req *req, int *perrno)
 
 struct tdgram_disconnect_state {
 	const struct tdgram_context_ops *ops;
+	struct tdgram_context *dgram;	/* set while this request holds the slot */
 	int ret;
 };
+
+static int tdgram_disconnect_state_destructor(
+	struct tdgram_disconnect_state *state)
+{
+	if (state->dgram != NULL) {
+		state->dgram->disconnect_req = NULL;
+		state->dgram = NULL;
+	}
+	return 0;
+}
 
 static void tdgram_disconnect_done(struct tevent_req *subreq);
 
@@ -272,11 +287,15 @@ struct tevent_req *tdgram_disconnect_send(TALLOC_CTX *mem_ctx,
 	if (req == NULL) {
 		return NULL;
 	}
-	if (dgram->recvfrom_req != NULL || dgram->sendto_req != NULL) {
+	if (dgram->recvfrom_req != NULL || dgram->sendto_req != NULL ||
+	    dgram->disconnect_req != NULL) {
 		tevent_req_error(req, EBUSY);
 		return tevent_req_post(req, ev);
 	}
 	state->ops = dgram->ops;
+	state->dgram = dgram;
+	dgram->disconnect_req = req;
+	talloc_set_destructor(state, tdgram_disconnect_state_destructor);
 	subreq = state->ops->disconnect_send(state, ev, dgram);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
@@ -295,6 +314,7 @@ static void tdgram_disconnect_done(struct tevent_req *subreq)
 
 	state->ret = state->ops->disconnect_recv(subreq, &err);
 	TALLOC_FREE(subreq);
+	tdgram_disconnect_state_destructor(state);
 	if (state->ret == -1) {
 		tevent_req_error(req, err);
 		return;
