@@ -292,7 +292,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * says the same written back as options.
 	 */
 	CHECK(spec.length_offset <= 65536 - spec.length_size);
-	CHECK(spec.max_pdu <= INT64_MAX);
+	CHECK(max <= 256u * 1024 * 1024 - 1024);	/* one talloc buffer */
 	back = spec_unparse(mem, &spec);
 	CHECK(back != NULL);
 	if (tframe_spec_parse(back, &spec3, &error) != 0) {
