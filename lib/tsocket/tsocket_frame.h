@@ -18,6 +18,9 @@
  *             (self-inclusive formats) or negative after the adjustment;
  *   EPIPE     the stream ended inside a PDU (or before one).
  * After an error the reader's state is unspecified: close the stream.
+ * One thing holds after EPIPE: tframe_reader_buffered() is above zero
+ * exactly when the stream ended inside a PDU (it may count fewer bytes
+ * than were lost: a partly filled body read is not counted).
  *
  * SPDX-License-Identifier: MIT
  */
