@@ -330,7 +330,8 @@ static void pump_got(struct pump *p, ssize_t n, int err)
 			char message[300];
 
 			snprintf(message, sizeof(message), "%s: the stream "
-				 "ended inside a PDU (at least %zu bytes dropped)",
+				 "ended inside a PDU (at least %zu bytes "
+				 "dropped)",
 				 p->src->name,
 				 tframe_reader_buffered(p->reader));
 			relay_finish(r, EPIPE, message);
