@@ -36,45 +36,13 @@
 #define TIMEOUT_MS	5000
 #define PDU_MAX		1000	/* longer PDUs: protocol error */
 
-struct tctx {
-	TALLOC_CTX *mem;
-	struct tevent_context *ev;
-};
-
-static int setup(void **state)
-{
-	struct tctx *t = talloc_zero(NULL, struct tctx);
-
-	if (t == NULL) {
-		return -1;
-	}
-	t->ev = tevent_context_init(t);
-	t->mem = talloc_new(t);
-	if (t->ev == NULL || t->mem == NULL) {
-		talloc_free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tctx *t = *state;
-
-	/* streams and requests first, while their event context exists */
-	TALLOC_FREE(t->mem);
-	talloc_free(t);
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 /* ------------------------------------------------------------------ */
 
 /* Wait (bounded) until req has completed; a failure names the caller. */
 #define wait_req(t, req) wait_req_at(t, req, __FILE__, __LINE__)
-static void wait_req_at(struct tctx *t, struct tevent_req *req,
+static void wait_req_at(struct tu_ctx *t, struct tevent_req *req,
 			const char *file, int line)
 {
 	bool done = false;
@@ -88,7 +56,7 @@ static void wait_req_at(struct tctx *t, struct tevent_req *req,
 	}
 }
 
-static int do_writev(struct tctx *t, struct tstream_context *s,
+static int do_writev(struct tu_ctx *t, struct tstream_context *s,
 		     const void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = discard_const(buf), .iov_len = len };
@@ -103,7 +71,7 @@ static int do_writev(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_readv(struct tctx *t, struct tstream_context *s,
+static int do_readv(struct tu_ctx *t, struct tstream_context *s,
 		    void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -118,7 +86,7 @@ static int do_readv(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static void stream_pair(struct tctx *t, struct tstream_context **w,
+static void stream_pair(struct tu_ctx *t, struct tstream_context **w,
 			struct tstream_context **r)
 {
 	*w = *r = NULL;
@@ -329,7 +297,7 @@ static void chain_next(struct chain *c)
 	tevent_req_set_callback(req, chain_done, c);
 }
 
-static struct chain *chain_start(struct tctx *t, struct tstream_context *s,
+static struct chain *chain_start(struct tu_ctx *t, struct tstream_context *s,
 				 const size_t *lens, size_t n)
 {
 	struct chain *c = talloc_zero(t->mem, struct chain);
@@ -412,7 +380,7 @@ static void trickle_next(struct trickle *tr)
  */
 static void test_pdu_whole(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	static const size_t lens[] = { 5, 0, 300, PDU_MAX, 1 };
 	struct tstream_context *w, *r;
 	size_t i;
@@ -454,7 +422,7 @@ static void test_pdu_whole(void **state)
  */
 static void test_pdu_byte_by_byte(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	static const size_t lens[] = { 300, 1, 0, 2, 777 };
 	const size_t n = sizeof(lens) / sizeof(lens[0]);
 	struct tstream_context *w, *r;
@@ -488,7 +456,7 @@ static void test_pdu_byte_by_byte(void **state)
  */
 static void test_pdu_many_in_one_write(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	size_t lens[40];
 	const size_t n = sizeof(lens) / sizeof(lens[0]);
 	struct tstream_context *w, *r;
@@ -523,7 +491,7 @@ static void test_pdu_many_in_one_write(void **state)
  */
 static void test_pdu_next_vector_error(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	static const uint8_t bad_hdr[2] = { 0xff, 0xff };
 	struct tstream_context *w, *r;
 	struct tevent_req *req;
@@ -559,7 +527,7 @@ static void test_pdu_next_vector_error(void **state)
 }
 
 /* Read one PDU from r and expect it to fail with EPIPE. */
-static void expect_pdu_epipe(struct tctx *t, struct tstream_context *r)
+static void expect_pdu_epipe(struct tu_ctx *t, struct tstream_context *r)
 {
 	struct pdu *p = pdu_new(t->mem);
 	struct tevent_req *req;
@@ -579,7 +547,7 @@ static void expect_pdu_epipe(struct tctx *t, struct tstream_context *r)
  */
 static void test_pdu_eof_mid_pdu(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	static const uint8_t part[] = { 0x00, 0x0a, 'a', 'b', 'c', 'd' };
 	struct tstream_context *w, *r;
 	int err = 0;
@@ -692,7 +660,7 @@ static void qmsgs(TALLOC_CTX *mem_ctx, int n, uint8_t **bufs,
  * Read what the queued writes produced and check it is the messages
  * (except skip, if >= 0) in order, and nothing more.
  */
-static void qcheck_stream(struct tctx *t, struct tstream_context *r, int n,
+static void qcheck_stream(struct tu_ctx *t, struct tstream_context *r, int n,
 			  int skip_idx)
 {
 	size_t total = 0, pos = 0;
@@ -730,7 +698,7 @@ static void qcheck_stream(struct tctx *t, struct tstream_context *r, int n,
  */
 static void test_writev_queue_order(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	const int n = 50;
 	struct tstream_context *w, *r;
 	struct tevent_queue *queue;
@@ -775,7 +743,7 @@ static void test_writev_queue_order(void **state)
  */
 static void test_writev_queue_free_waiting(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	const int n = 10, victim = 5;
 	struct tstream_context *w, *r;
 	struct tevent_queue *queue;
@@ -837,7 +805,7 @@ static void qpdu_done(struct tevent_req *req)
  */
 static void test_readv_pdu_queue_order(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	static const size_t lens[] = { 3, 0, 200, 1, 50, 999 };
 	const int n = sizeof(lens) / sizeof(lens[0]);
 	struct tstream_context *w, *r;
@@ -936,7 +904,7 @@ static void qsendto_done(struct tevent_req *req)
  */
 static void test_dgram_sendto_queue_order(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	const int n = 20;
 	struct tdgram_context *d = NULL;
 	struct tevent_queue *queue;
@@ -1008,7 +976,7 @@ static void test_dgram_sendto_queue_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 		T(test_pdu_whole),
 		T(test_pdu_byte_by_byte),
 		T(test_pdu_many_in_one_write),

@@ -46,38 +46,6 @@
 #define KIB		1024
 #define MIB		(1024 * 1024)
 
-struct tctx {
-	TALLOC_CTX *mem;
-	struct tevent_context *ev;
-};
-
-static int setup(void **state)
-{
-	struct tctx *t = talloc_zero(NULL, struct tctx);
-
-	if (t == NULL) {
-		return -1;
-	}
-	t->ev = tevent_context_init(t);
-	t->mem = talloc_new(t);
-	if (t->ev == NULL || t->mem == NULL) {
-		talloc_free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tctx *t = *state;
-
-	/* streams, requests and fds first, while the event context exists */
-	TALLOC_FREE(t->mem);
-	talloc_free(t);
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Waiting                                                            */
 /* ------------------------------------------------------------------ */
@@ -109,7 +77,7 @@ static void guard_fired(struct tevent_context *ev, struct tevent_timer *te,
 }
 
 /* Run the loop until *flag is set, for at most ms; true if it was set. */
-static bool wait_flag(struct tctx *t, bool *flag, int ms)
+static bool wait_flag(struct tu_ctx *t, bool *flag, int ms)
 {
 	struct guard g = { .flag = flag };
 
@@ -127,7 +95,7 @@ static bool wait_flag(struct tctx *t, bool *flag, int ms)
 }
 
 /* Wait (bounded) until req has completed. */
-static void wait_req(struct tctx *t, struct tevent_req *req, int ms)
+static void wait_req(struct tu_ctx *t, struct tevent_req *req, int ms)
 {
 	bool done = false;
 
@@ -152,7 +120,7 @@ static void immediate_ran(struct tevent_context *ev,
  * was completed and posted before it has run its callback too.  A
  * request whose callback has not run after this is really pending.
  */
-static void flush_posted(struct tctx *t)
+static void flush_posted(struct tu_ctx *t)
 {
 	struct tevent_immediate *im = tevent_create_immediate(t->mem);
 	bool ran = false;
@@ -167,7 +135,7 @@ static void flush_posted(struct tctx *t)
 /* Stream operations, each waited for                                 */
 /* ------------------------------------------------------------------ */
 
-static int do_readv(struct tctx *t, struct tstream_context *s,
+static int do_readv(struct tu_ctx *t, struct tstream_context *s,
 		    void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -182,7 +150,7 @@ static int do_readv(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_writev(struct tctx *t, struct tstream_context *s,
+static int do_writev(struct tu_ctx *t, struct tstream_context *s,
 		     const void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = discard_const(buf), .iov_len = len };
@@ -197,7 +165,7 @@ static int do_writev(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_shutdown(struct tctx *t, struct tstream_context *s, int *err)
+static int do_shutdown(struct tu_ctx *t, struct tstream_context *s, int *err)
 {
 	struct tevent_req *req;
 	int ret;
@@ -210,7 +178,7 @@ static int do_shutdown(struct tctx *t, struct tstream_context *s, int *err)
 	return ret;
 }
 
-static int do_disconnect(struct tctx *t, struct tstream_context *s,
+static int do_disconnect(struct tu_ctx *t, struct tstream_context *s,
 			 int *err)
 {
 	struct tevent_req *req;
@@ -225,7 +193,7 @@ static int do_disconnect(struct tctx *t, struct tstream_context *s,
 }
 
 /* Read one byte and expect end of stream (EPIPE). */
-static void expect_eof(struct tctx *t, struct tstream_context *s)
+static void expect_eof(struct tu_ctx *t, struct tstream_context *s)
 {
 	uint8_t c;
 	int err;
@@ -250,7 +218,7 @@ static int fd_holder_destructor(int *fdp)
 	return 0;
 }
 
-static int *hold_fd(struct tctx *t, int fd)
+static int *hold_fd(struct tu_ctx *t, int fd)
 {
 	int *fdp;
 
@@ -295,7 +263,7 @@ static bool is_nonblock(int fd)
 	return (fl & O_NONBLOCK) != 0;
 }
 
-static int *open_held(struct tctx *t, const char *path, int flags)
+static int *open_held(struct tu_ctx *t, const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC, 0600);
 
@@ -359,7 +327,7 @@ static void fd_ready(struct tevent_context *ev, struct tevent_fd *fde,
 }
 
 /* Wait (bounded) until a raw fd is readable, running the loop meanwhile. */
-static void wait_readable(struct tctx *t, int fd)
+static void wait_readable(struct tu_ctx *t, int fd)
 {
 	bool ready = false;
 	struct tevent_fd *fde;
@@ -375,7 +343,7 @@ static void wait_readable(struct tctx *t, int fd)
  * Read exactly len bytes from a raw socket, running the loop (and so the
  * streams that feed it) while it waits.
  */
-static void raw_read(struct tctx *t, int fd, void *buf, size_t len)
+static void raw_read(struct tu_ctx *t, int fd, void *buf, size_t len)
 {
 	unsigned rounds = 0;
 	size_t got = 0;
@@ -395,7 +363,7 @@ static void raw_read(struct tctx *t, int fd, void *buf, size_t len)
 }
 
 /* The raw socket fd has reached end of stream. */
-static void raw_expect_eof(struct tctx *t, int fd)
+static void raw_expect_eof(struct tu_ctx *t, int fd)
 {
 	uint8_t c;
 
@@ -411,7 +379,7 @@ static void raw_expect_eof(struct tctx *t, int fd)
  * Accept the connection waiting on lfd with plain accept4(2) and wrap it,
  * made non-blocking, in a stream.
  */
-static struct tstream_context *accept_stream(struct tctx *t, int lfd)
+static struct tstream_context *accept_stream(struct tu_ctx *t, int lfd)
 {
 	struct tstream_context *s = NULL;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -429,7 +397,7 @@ static struct tstream_context *accept_stream(struct tctx *t, int lfd)
 }
 
 /* A TCP client stream (tstream_inet_tcp_connect) and its accepted peer. */
-static void tcp_pair(struct tctx *t, struct tstream_context **client,
+static void tcp_pair(struct tu_ctx *t, struct tstream_context **client,
 		     struct tstream_context **server)
 {
 	struct sockaddr_in sin = {
@@ -469,7 +437,7 @@ static void tcp_pair(struct tctx *t, struct tstream_context **client,
 }
 
 /* A unix client stream (tstream_unix_connect) and its accepted peer. */
-static void unix_pair(struct tctx *t, struct tstream_context **client,
+static void unix_pair(struct tu_ctx *t, struct tstream_context **client,
 		      struct tstream_context **server)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -514,7 +482,7 @@ static void unix_pair(struct tctx *t, struct tstream_context **client,
  * A stream over one end of a unix socketpair made non-blocking here; the
  * other end stays a raw socket in *raw (owned by the test context).
  */
-static struct tstream_context *wrapped_pair(struct tctx *t, int **raw,
+static struct tstream_context *wrapped_pair(struct tu_ctx *t, int **raw,
 					    int **wrapped_fd)
 {
 	struct tstream_context *s = NULL;
@@ -547,7 +515,7 @@ static struct tstream_context *wrapped_pair(struct tctx *t, int **raw,
  * client, although shut down for writing, reads the whole reply and then
  * end of stream.
  */
-static void half_close_exchange(struct tctx *t,
+static void half_close_exchange(struct tu_ctx *t,
 				struct tstream_context *client,
 				struct tstream_context *server)
 {
@@ -608,7 +576,7 @@ static void half_close_exchange(struct tctx *t,
  */
 static void test_shutdown_tcp(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *client = NULL, *server = NULL;
 	int start = tu_count_fds();
 
@@ -622,7 +590,7 @@ static void test_shutdown_tcp(void **state)
 /* Rule: the same half-close over a unix stream (tstream_unix_connect). */
 static void test_shutdown_unix(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *client = NULL, *server = NULL;
 	int start = tu_count_fds();
 
@@ -636,7 +604,7 @@ static void test_shutdown_unix(void **state)
 /* Rule: the same half-close over tstream_unix_socketpair(). */
 static void test_shutdown_socketpair(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	int start = tu_count_fds();
 
@@ -656,7 +624,7 @@ static void test_shutdown_socketpair(void **state)
  */
 static void test_shutdown_then_writev_epipe(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	struct tevent_req *sreq, *wreq;
 	struct iovec iov;
@@ -708,7 +676,7 @@ static void test_shutdown_then_writev_epipe(void **state)
  */
 static void test_shutdown_twice(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	uint8_t buf[3] = { 1, 2, 3 };
 	uint8_t got[3];
@@ -746,7 +714,7 @@ static void test_shutdown_twice(void **state)
  */
 static void test_shutdown_ebusy(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s = NULL;
 	struct tevent_req *wreq, *sreq;
 	struct iovec iov;
@@ -821,7 +789,7 @@ static void test_shutdown_ebusy(void **state)
  */
 static void test_shutdown_with_pending_readv(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	struct tevent_req *rreq;
 	struct iovec iov;
@@ -966,7 +934,7 @@ static const struct tstream_context_ops fake_ops = {
  */
 static void test_shutdown_enotsup(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	struct fake_stream *fake = NULL;
 	struct tevent_req *req;
@@ -1035,7 +1003,7 @@ static const struct tstream_context_ops fake_shutdown_ops = {
  */
 static void test_shutdown_generic_rules(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	struct fake_stream *fake = NULL;
 	struct tevent_req *wreq, *sreq, *w2req;
@@ -1101,7 +1069,7 @@ static void test_shutdown_generic_rules(void **state)
 /* ------------------------------------------------------------------ */
 
 /* A stdio stream over two fds held by the test; the stream owns them. */
-static struct tstream_context *stdio_stream(struct tctx *t, int *rfd,
+static struct tstream_context *stdio_stream(struct tu_ctx *t, int *rfd,
 					    int *wfd)
 {
 	struct tstream_context *s = NULL;
@@ -1118,7 +1086,7 @@ static struct tstream_context *stdio_stream(struct tctx *t, int *rfd,
 }
 
 /* A pipe whose ends are held by the test context. */
-static void held_pipe(struct tctx *t, int **rfd, int **wfd)
+static void held_pipe(struct tu_ctx *t, int **rfd, int **wfd)
 {
 	int p[2];
 
@@ -1132,7 +1100,7 @@ static void held_pipe(struct tctx *t, int **rfd, int **wfd)
  * chains reads of odd sizes; both run from their callbacks on one loop.
  */
 struct xfer {
-	struct tctx *t;
+	struct tu_ctx *t;
 	struct tstream_context *w, *r;
 	size_t total;
 
@@ -1293,7 +1261,7 @@ static void xfer_read_done(struct tevent_req *req)
  */
 static void test_stdio_pipe_16mib(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct xfer x = {
 		.t = t,
 		.total = 16 * MIB,
@@ -1341,7 +1309,7 @@ static void test_stdio_pipe_16mib(void **state)
 }
 
 /* Write a file of len pattern bytes in dir; returns its path. */
-static char *make_pattern_file(struct tctx *t, const char *dir,
+static char *make_pattern_file(struct tu_ctx *t, const char *dir,
 			       const char *name, size_t len)
 {
 	char *path = talloc_asprintf(t->mem, "%s/%s", dir, name);
@@ -1366,7 +1334,7 @@ static char *make_pattern_file(struct tctx *t, const char *dir,
  */
 static void test_stdio_regular_file_input(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	const size_t len = MIB;
 	const size_t parts[] = { 1, 4095, 300001, len - 1 - 4095 - 300001 };
 	struct tstream_context *s;
@@ -1411,7 +1379,7 @@ static void test_stdio_regular_file_input(void **state)
  */
 static void test_stdio_devnull_output(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	struct iovec iov[3];
 	struct tevent_req *req;
@@ -1451,7 +1419,7 @@ static void test_stdio_devnull_output(void **state)
  */
 static void test_stdio_regular_file_output(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	const size_t len = MIB + 12345;
 	struct tstream_context *s;
 	struct tevent_req *req;
@@ -1514,7 +1482,7 @@ static void test_stdio_regular_file_output(void **state)
  */
 static void test_stdio_shutdown_closes_write_fd(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *w, *r;
 	struct tevent_req *rreq;
 	struct iovec iov;
@@ -1582,7 +1550,7 @@ static void test_stdio_shutdown_closes_write_fd(void **state)
  */
 static void test_stdio_shutdown_socket_same_fd(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	struct tevent_req *rreq;
 	struct iovec iov;
@@ -1678,7 +1646,7 @@ static void assert_sigpipe_default_quiet(void)
  */
 static void test_stdio_epipe_no_sigpipe(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct sigpipe_state sps;
 	struct tstream_context *s;
 	int *prd, *pwr, *null_r;
@@ -1707,7 +1675,7 @@ static void test_stdio_epipe_no_sigpipe(void **state)
  */
 static void test_stdio_epipe_pending_write(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct sigpipe_state sps;
 	struct tstream_context *s;
 	struct tevent_req *req;
@@ -1753,7 +1721,7 @@ static void test_stdio_epipe_pending_write(void **state)
  */
 static void test_stdio_flags_restored(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	int *prd, *pwr, *drd, *dwr;
 	uint8_t c = 0;
@@ -1796,7 +1764,7 @@ static void test_stdio_flags_restored(void **state)
  */
 static void test_stdio_flags_kept_nonblock(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	int *prd, *pwr, *drd, *dwr;
 	int start = tu_count_fds();
@@ -1832,7 +1800,7 @@ static void test_stdio_flags_kept_nonblock(void **state)
  */
 static void test_stdio_bad_fd(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s = NULL;
 	int *prd, *pwr;
 	int closed_fd;
@@ -1882,7 +1850,7 @@ static void test_stdio_bad_fd(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 		T(test_shutdown_tcp),
 		T(test_shutdown_unix),
 		T(test_shutdown_socketpair),

@@ -43,38 +43,6 @@
 #define PROMPT_MS	2000	/* for errors the kernel reports at once */
 #define BIG_TIMEOUT_MS	60000
 
-struct tctx {
-	TALLOC_CTX *mem;
-	struct tevent_context *ev;
-};
-
-static int setup(void **state)
-{
-	struct tctx *t = talloc_zero(NULL, struct tctx);
-
-	if (t == NULL) {
-		return -1;
-	}
-	t->ev = tevent_context_init(t);
-	t->mem = talloc_new(t);
-	if (t->ev == NULL || t->mem == NULL) {
-		talloc_free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tctx *t = *state;
-
-	/* streams and requests first, while their event context exists */
-	TALLOC_FREE(t->mem);
-	talloc_free(t);
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 /* ------------------------------------------------------------------ */
@@ -84,7 +52,7 @@ static int teardown(void **state)
 	wait_req_at(t, req, TIMEOUT_MS, __FILE__, __LINE__)
 #define wait_req_ms(t, req, ms) \
 	wait_req_at(t, req, ms, __FILE__, __LINE__)
-static void wait_req_at(struct tctx *t, struct tevent_req *req, int ms,
+static void wait_req_at(struct tu_ctx *t, struct tevent_req *req, int ms,
 			const char *file, int line)
 {
 	bool done = false;
@@ -98,7 +66,7 @@ static void wait_req_at(struct tctx *t, struct tevent_req *req, int ms,
 	}
 }
 
-static int do_readv(struct tctx *t, struct tstream_context *s,
+static int do_readv(struct tu_ctx *t, struct tstream_context *s,
 		    void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -113,7 +81,7 @@ static int do_readv(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_writev(struct tctx *t, struct tstream_context *s,
+static int do_writev(struct tu_ctx *t, struct tstream_context *s,
 		     const void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = discard_const(buf), .iov_len = len };
@@ -128,7 +96,7 @@ static int do_writev(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_disconnect(struct tctx *t, struct tstream_context *s,
+static int do_disconnect(struct tu_ctx *t, struct tstream_context *s,
 			 int *err)
 {
 	struct tevent_req *req;
@@ -162,7 +130,7 @@ static void fd_ready(struct tevent_context *ev, struct tevent_fd *fde,
 }
 
 /* Wait (bounded) until a raw fd is readable. */
-static void wait_readable(struct tctx *t, int fd)
+static void wait_readable(struct tu_ctx *t, int fd)
 {
 	bool ready = false;
 	struct tevent_fd *fde;
@@ -175,7 +143,7 @@ static void wait_readable(struct tctx *t, int fd)
 }
 
 /* Read exactly len bytes from a raw socket, driving the loop meanwhile. */
-static void raw_read(struct tctx *t, int fd, void *buf, size_t len)
+static void raw_read(struct tu_ctx *t, int fd, void *buf, size_t len)
 {
 	size_t got = 0;
 
@@ -204,7 +172,7 @@ static void raw_write(int fd, const void *buf, size_t len)
  * A stream over one end of a unix socketpair made non-blocking here; the
  * other end stays a raw (blocking, close-on-exec) socket in *raw.
  */
-static struct tstream_context *wrapped_pair(struct tctx *t, int *raw)
+static struct tstream_context *wrapped_pair(struct tu_ctx *t, int *raw)
 {
 	struct tstream_context *s = NULL;
 	int sv[2];
@@ -284,7 +252,7 @@ static int inet_socket(int family, bool listen_too, uint16_t *port)
 }
 
 /* Accept one connection on lfd once it is ready (bounded wait). */
-static int accept_ready(struct tctx *t, int lfd)
+static int accept_ready(struct tu_ctx *t, int lfd)
 {
 	int fd;
 
@@ -312,7 +280,7 @@ static uint16_t peer_port(int fd)
  * (at most ms) for it to finish.  Returns the request, which the caller
  * frees after calling the recv function of its choice.
  */
-static struct tevent_req *tcp_connect_ms(struct tctx *t, const char *fam,
+static struct tevent_req *tcp_connect_ms(struct tu_ctx *t, const char *fam,
 					 const char *ip, uint16_t port,
 					 int ms)
 {
@@ -336,7 +304,7 @@ static struct tevent_req *tcp_connect_ms(struct tctx *t, const char *fam,
 	tcp_connect_ms(t, fam, ip, port, TIMEOUT_MS)
 
 /* A connected TCP stream over IPv4 loopback; the accepted raw fd in *afd. */
-static struct tstream_context *tcp_pair(struct tctx *t, int *lfd, int *afd)
+static struct tstream_context *tcp_pair(struct tu_ctx *t, int *lfd, int *afd)
 {
 	struct tstream_context *s = NULL;
 	struct tevent_req *req;
@@ -372,7 +340,7 @@ static int unix_listener(const char *path, bool listen_too)
 }
 
 /* Connect a unix stream (unbound local end) to path; ret and errno out. */
-static int unix_connect(struct tctx *t, const char *path,
+static int unix_connect(struct tu_ctx *t, const char *path,
 			struct tstream_context **s, int *err)
 {
 	struct tsocket_address *local = NULL, *remote = NULL;
@@ -395,7 +363,7 @@ static int unix_connect(struct tctx *t, const char *path,
 }
 
 /* Send "ping" one way and "pong!" the other way between a and b. */
-static void exchange(struct tctx *t, struct tstream_context *a,
+static void exchange(struct tu_ctx *t, struct tstream_context *a,
 		     struct tstream_context *b)
 {
 	char buf[8];
@@ -420,7 +388,7 @@ static void exchange(struct tctx *t, struct tstream_context *a,
  * check the result of the 4- or 5-argument recv call, and move bytes
  * both ways between the stream and the accepted (wrapped) connection.
  */
-static void tcp_connect_case(struct tctx *t, int family, bool five)
+static void tcp_connect_case(struct tu_ctx *t, int family, bool five)
 {
 	const char *fam = family == AF_INET6 ? "ipv6" : "ipv4";
 	const char *ip = family == AF_INET6 ? "::1" : "127.0.0.1";
@@ -517,7 +485,7 @@ static void test_tcp_connect_ipv6_recv5(void **state)
  */
 static void test_tcp_connect_refused(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	int families[] = { AF_INET, AF_INET6 };
 	size_t i;
 
@@ -549,7 +517,7 @@ static void test_tcp_connect_refused(void **state)
 /* Rule: tstream_unix_connect reaches a listening unix socket. */
 static void test_unix_connect(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *client = NULL, *server = NULL;
 	char *dir = tu_tmpdir(t->mem);
 	char *path;
@@ -576,7 +544,7 @@ static void test_unix_connect(void **state)
 /* Rule: tstream_unix_connect to a path that does not exist -> ENOENT. */
 static void test_unix_connect_enoent(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s = NULL;
 	char *dir = tu_tmpdir(t->mem);
 	char *path;
@@ -594,7 +562,7 @@ static void test_unix_connect_enoent(void **state)
 /* Rule: a unix socket file with nobody listening -> ECONNREFUSED. */
 static void test_unix_connect_refused(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s = NULL;
 	char *dir = tu_tmpdir(t->mem);
 	char *path;
@@ -615,7 +583,7 @@ static void test_unix_connect_refused(void **state)
  */
 static void test_unix_socketpair(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	TALLOC_CTX *m1 = talloc_new(t->mem), *m2 = talloc_new(t->mem);
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	char c;
@@ -640,7 +608,7 @@ static void test_unix_socketpair(void **state)
  */
 static void test_bsd_existing_socket(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s = NULL;
 	int sv[2], err;
 	char buf[4];
@@ -800,7 +768,7 @@ static void big_read_next(struct big_xfer *x)
  */
 static void test_large_transfer(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct big_xfer *x = talloc_zero(t->mem, struct big_xfer);
 
 	assert_non_null(x);
@@ -833,7 +801,7 @@ static void test_large_transfer(void **state)
  */
 static void test_readv_multi_vector(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	const char *msg = "abcdefghijklmnop";	/* 16 bytes */
 	uint8_t a[3], b[1], c[5], d[7];
 	struct iovec *iov = talloc_array(t->mem, struct iovec, 6);
@@ -876,7 +844,7 @@ static void test_readv_multi_vector(void **state)
 /* Rule: writev writes every buffer of a multi-entry vector, in order. */
 static void test_writev_multi_vector(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct iovec *iov = talloc_array(t->mem, struct iovec, 4);
 	struct tstream_context *s;
 	struct tevent_req *req;
@@ -911,7 +879,7 @@ static void test_writev_multi_vector(void **state)
  */
 static void test_eof_after_data(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	char buf[10];
 	int raw, err;
@@ -931,7 +899,7 @@ static void test_eof_after_data(void **state)
 /* Rule: a read that end of stream leaves unfilled fails with EPIPE. */
 static void test_eof_short_read(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	char buf[20];
 	int raw, err;
@@ -980,7 +948,7 @@ static void assert_sigpipe_untouched(void)
  */
 static void test_writev_closed_peer_unix(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	char buf[100];
 	int raw, err, i;
@@ -1000,7 +968,7 @@ static void test_writev_closed_peer_unix(void **state)
 /* Rule: the same over TCP, where the failure shows on a later write. */
 static void test_writev_closed_peer_tcp(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	uint8_t *buf = talloc_zero_size(t->mem, BIG_WCHUNK);
 	int lfd, afd, i, ret = 0, err = 0;
@@ -1032,7 +1000,7 @@ static void test_writev_closed_peer_tcp(void **state)
  * make sure it is waiting, then close the peer's fd: the writev must then
  * fail with EPIPE or ECONNRESET, without SIGPIPE.
  */
-static void writev_blocked_then_peer_gone(struct tctx *t,
+static void writev_blocked_then_peer_gone(struct tu_ctx *t,
 					  struct tstream_context *s,
 					  int peer_fd, size_t size)
 {
@@ -1065,7 +1033,7 @@ static void writev_blocked_then_peer_gone(struct tctx *t,
 /* Rule: a writev waiting for room fails when the unix peer closes. */
 static void test_writev_blocked_peer_closes_unix(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	int raw;
 
@@ -1077,7 +1045,7 @@ static void test_writev_blocked_peer_closes_unix(void **state)
 /* Rule: a writev waiting for room fails when the TCP peer resets. */
 static void test_writev_blocked_peer_closes_tcp(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	int lfd, afd, small = 4096;
 
@@ -1100,7 +1068,7 @@ static void test_writev_blocked_peer_closes_tcp(void **state)
  */
 static void test_readv_ebusy(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	struct tevent_req *r1, *r2;
 	struct iovec iov1, iov2;
@@ -1138,7 +1106,7 @@ static void test_readv_ebusy(void **state)
  */
 static void test_writev_ebusy(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	uint8_t *big = talloc_size(t->mem, MIB);
 	uint8_t *back = talloc_size(t->mem, MIB);
@@ -1199,7 +1167,7 @@ static void test_writev_ebusy(void **state)
  */
 static void test_disconnect_ebusy(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	uint8_t *big = talloc_zero_size(t->mem, MIB);
 	struct tevent_req *r, *w, *d;
@@ -1252,7 +1220,7 @@ static void test_disconnect_ebusy(void **state)
  */
 static void test_after_disconnect(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	char buf[4];
 	int raw, fds, err = 0;
@@ -1280,7 +1248,7 @@ static void test_after_disconnect(void **state)
 /* Vector checks                                                      */
 /* ------------------------------------------------------------------ */
 
-static void expect_readv_error(struct tctx *t, struct tstream_context *s,
+static void expect_readv_error(struct tu_ctx *t, struct tstream_context *s,
 			       struct iovec *iov, size_t count, int expected)
 {
 	struct tevent_req *req;
@@ -1294,7 +1262,7 @@ static void expect_readv_error(struct tctx *t, struct tstream_context *s,
 	talloc_free(req);
 }
 
-static void expect_writev_error(struct tctx *t, struct tstream_context *s,
+static void expect_writev_error(struct tu_ctx *t, struct tstream_context *s,
 				struct iovec *iov, size_t count, int expected)
 {
 	struct tevent_req *req;
@@ -1308,7 +1276,7 @@ static void expect_writev_error(struct tctx *t, struct tstream_context *s,
 	talloc_free(req);
 }
 
-static void expect_vector_error(struct tctx *t, struct tstream_context *s,
+static void expect_vector_error(struct tu_ctx *t, struct tstream_context *s,
 				struct iovec *iov, size_t count, int expected)
 {
 	expect_readv_error(t, s, iov, count, expected);
@@ -1323,7 +1291,7 @@ static void expect_vector_error(struct tctx *t, struct tstream_context *s,
  */
 static void test_vector_errors(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	struct iovec iov[3], *many;
 	uint8_t byte = 0;
@@ -1382,7 +1350,7 @@ static void test_vector_errors(void **state)
  */
 static void test_pending_bytes(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	uint8_t buf[100];
 	ssize_t n;
@@ -1423,7 +1391,7 @@ static void set_fired(struct tevent_req *req)
  */
 static void test_cancel_readv(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	struct fired f = { false };
 	struct tevent_req *req;
@@ -1454,7 +1422,7 @@ static void test_cancel_readv(void **state)
  */
 static void test_cancel_writev(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	struct fired f = { false };
 	struct tevent_req *req;
@@ -1523,7 +1491,7 @@ static void test_cancel_writev(void **state)
  */
 static void test_free_stream_with_pending(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	uint8_t *big = talloc_zero_size(t->mem, MIB);
 	struct fired fr = { false }, fw = { false };
@@ -1570,7 +1538,7 @@ static void test_free_stream_with_pending(void **state)
  * close).  With no request pending the loop must stay asleep.  The next
  * read still sees the end of stream, and the loop is quiet afterwards.
  */
-static void idle_after_peer_gone(struct tctx *t, struct tstream_context *s,
+static void idle_after_peer_gone(struct tu_ctx *t, struct tstream_context *s,
 				 int raw, bool do_close, size_t wsize)
 {
 	uint8_t *big = talloc_size(t->mem, wsize);
@@ -1633,7 +1601,7 @@ static void idle_after_peer_gone(struct tctx *t, struct tstream_context *s,
 /* Rule: no CPU spin when the peer did shutdown(SHUT_WR). */
 static void test_no_spin_peer_shutdown(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	int raw;
 
@@ -1646,7 +1614,7 @@ static void test_no_spin_peer_shutdown(void **state)
 /* Rule: no CPU spin when the peer closed its end. */
 static void test_no_spin_peer_closed(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	int raw;
 
@@ -1658,7 +1626,7 @@ static void test_no_spin_peer_closed(void **state)
 /* Rule: no CPU spin on a TCP stream whose peer closed. */
 static void test_no_spin_tcp_peer_closed(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s;
 	int lfd, afd;
 
@@ -1684,7 +1652,7 @@ static void test_no_spin_tcp_peer_closed(void **state)
  */
 static void test_fd_count(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	char *dir = tu_tmpdir(t->mem);
 	char *path;
@@ -1797,7 +1765,7 @@ static unsigned check_new_sockets(const bool before[MAX_FDS])
  */
 static void test_nonblock_cloexec(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *s1 = NULL, *s2 = NULL;
 	struct tevent_req *req;
 	bool *before = talloc_array(t->mem, bool, MAX_FDS);
@@ -1844,7 +1812,7 @@ static void test_nonblock_cloexec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 		T(test_tcp_connect_ipv4_recv4),
 		T(test_tcp_connect_ipv4_recv5),
 		T(test_tcp_connect_ipv6_recv4),

@@ -383,38 +383,6 @@ static int group_teardown(void **state)
 /* Per-test state and helpers                                         */
 /* ------------------------------------------------------------------ */
 
-struct tctx {
-	TALLOC_CTX *mem;
-	struct tevent_context *ev;
-};
-
-static int setup(void **state)
-{
-	struct tctx *t = talloc_zero(NULL, struct tctx);
-
-	if (t == NULL) {
-		return -1;
-	}
-	t->ev = tevent_context_init(t);
-	t->mem = talloc_new(t);
-	if (t->ev == NULL || t->mem == NULL) {
-		talloc_free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tctx *t = *state;
-
-	/* streams and requests first, while their event context exists */
-	TALLOC_FREE(t->mem);
-	talloc_free(t);
-	return 0;
-}
-
 #define assert_err2(err, a, b) do {					\
 	int e_ = (err);							\
 	if (e_ != (a) && e_ != (b)) {					\
@@ -448,7 +416,7 @@ static void assert_msg_at(const char *msg, const char *what,
 /* Wait (bounded) until req has completed; a failure names the caller. */
 #define wait_req(t, req) \
 	wait_req_at(t, req, TIMEOUT_MS, __FILE__, __LINE__)
-static void wait_req_at(struct tctx *t, struct tevent_req *req, int ms,
+static void wait_req_at(struct tu_ctx *t, struct tevent_req *req, int ms,
 			const char *file, int line)
 {
 	bool done = false;
@@ -461,7 +429,7 @@ static void wait_req_at(struct tctx *t, struct tevent_req *req, int ms,
 	}
 }
 
-static int do_readv(struct tctx *t, struct tstream_context *s,
+static int do_readv(struct tu_ctx *t, struct tstream_context *s,
 		    void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -476,7 +444,7 @@ static int do_readv(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static ssize_t do_read_some(struct tctx *t, struct tstream_context *s,
+static ssize_t do_read_some(struct tu_ctx *t, struct tstream_context *s,
 			    void *buf, size_t len, int *err)
 {
 	struct tevent_req *req;
@@ -490,7 +458,7 @@ static ssize_t do_read_some(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_writev(struct tctx *t, struct tstream_context *s,
+static int do_writev(struct tu_ctx *t, struct tstream_context *s,
 		     const void *buf, size_t len, int *err)
 {
 	struct iovec iov = { .iov_base = discard_const(buf), .iov_len = len };
@@ -505,7 +473,7 @@ static int do_writev(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_disconnect(struct tctx *t, struct tstream_context *s,
+static int do_disconnect(struct tu_ctx *t, struct tstream_context *s,
 			 int *err)
 {
 	struct tevent_req *req;
@@ -519,7 +487,7 @@ static int do_disconnect(struct tctx *t, struct tstream_context *s,
 	return ret;
 }
 
-static int do_shutdown(struct tctx *t, struct tstream_context *s, int *err)
+static int do_shutdown(struct tu_ctx *t, struct tstream_context *s, int *err)
 {
 	struct tevent_req *req;
 	int ret;
@@ -533,7 +501,7 @@ static int do_shutdown(struct tctx *t, struct tstream_context *s, int *err)
 }
 
 /* Write msg on from, read it on to, compare. */
-static void exchange(struct tctx *t, struct tstream_context *from,
+static void exchange(struct tu_ctx *t, struct tstream_context *from,
 		     struct tstream_context *to, const char *msg)
 {
 	size_t len = strlen(msg);
@@ -547,7 +515,7 @@ static void exchange(struct tctx *t, struct tstream_context *from,
 	assert_memory_equal(buf, msg, len);
 }
 
-static struct tstream_tls_params *client_params(struct tctx *t,
+static struct tstream_tls_params *client_params(struct tu_ctx *t,
 				const struct tstream_tls_client_opts *o)
 {
 	struct tstream_tls_params *p = NULL;
@@ -560,7 +528,7 @@ static struct tstream_tls_params *client_params(struct tctx *t,
 	return p;
 }
 
-static struct tstream_tls_params *server_params(struct tctx *t,
+static struct tstream_tls_params *server_params(struct tu_ctx *t,
 				const struct tstream_tls_server_opts *o)
 {
 	struct tstream_tls_params *p = NULL;
@@ -574,7 +542,7 @@ static struct tstream_tls_params *server_params(struct tctx *t,
 }
 
 /* The usual server: the CA's certificate, no client certificates. */
-static struct tstream_tls_params *plain_server(struct tctx *t)
+static struct tstream_tls_params *plain_server(struct tu_ctx *t)
 {
 	return server_params(t, &(struct tstream_tls_server_opts) {
 		.certfile = pki->server_cert,
@@ -583,7 +551,7 @@ static struct tstream_tls_params *plain_server(struct tctx *t)
 }
 
 /* A client that trusts the CA and checks name. */
-static struct tstream_tls_params *ca_client(struct tctx *t,
+static struct tstream_tls_params *ca_client(struct tu_ctx *t,
 					    const char *name)
 {
 	return client_params(t, &(struct tstream_tls_client_opts) {
@@ -620,7 +588,7 @@ static void hs_side_done(struct tevent_req *req)
 	side->hs->any = true;
 }
 
-static void hs_collect(struct tctx *t, struct hs_side *side)
+static void hs_collect(struct tu_ctx *t, struct hs_side *side)
 {
 	if (!side->done || side->collected) {
 		return;
@@ -645,7 +613,7 @@ static void hs_collect(struct tctx *t, struct hs_side *side)
  * both sides are done.  A side that fails closes its plain stream, so the
  * other side is not left waiting.
  */
-static void hs_run(struct tctx *t, struct tstream_tls_params *cp,
+static void hs_run(struct tu_ctx *t, struct tstream_tls_params *cp,
 		   struct tstream_tls_params *sp, struct hs *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -676,7 +644,7 @@ static void hs_run(struct tctx *t, struct tstream_tls_params *cp,
 }
 
 /* Both sides must succeed. */
-static void hs_ok(struct tctx *t, struct tstream_tls_params *cp,
+static void hs_ok(struct tu_ctx *t, struct tstream_tls_params *cp,
 		  struct tstream_tls_params *sp, struct hs *h)
 {
 	hs_run(t, cp, sp, h);
@@ -691,7 +659,7 @@ static void hs_ok(struct tctx *t, struct tstream_tls_params *cp,
 }
 
 /* The client must fail with EACCES and a message mentioning what. */
-static void hs_client_refuses(struct tctx *t, struct tstream_tls_params *cp,
+static void hs_client_refuses(struct tu_ctx *t, struct tstream_tls_params *cp,
 			      const char *what)
 {
 	struct hs h;
@@ -741,7 +709,7 @@ struct xfer_group {
 };
 
 struct xfer {
-	struct tctx *t;
+	struct tu_ctx *t;
 	struct xfer_group *g;
 	struct tstream_context *tx, *rx;
 	uint8_t *src, *dst;
@@ -890,7 +858,7 @@ static void xfer_read_done(struct tevent_req *req)
 	xfer_read_next(x);
 }
 
-static struct xfer *xfer_new(struct tctx *t, struct xfer_group *g,
+static struct xfer *xfer_new(struct tu_ctx *t, struct xfer_group *g,
 			     struct tstream_context *tx,
 			     struct tstream_context *rx, bool some,
 			     uint64_t seed)
@@ -916,7 +884,7 @@ static struct xfer *xfer_new(struct tctx *t, struct xfer_group *g,
  * 4 MiB each way at once: client to server read on the server with
  * server_some ? read_some : readv, the other way round on the client.
  */
-static void transfer_both_ways(struct tctx *t, struct tstream_context *c,
+static void transfer_both_ways(struct tu_ctx *t, struct tstream_context *c,
 			       struct tstream_context *s, bool server_some,
 			       bool client_some)
 {
@@ -972,7 +940,7 @@ static void transfer_both_ways(struct tctx *t, struct tstream_context *c,
  */
 static void test_handshake_localhost_transfer(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 	uint8_t b;
 	int err;
@@ -994,7 +962,7 @@ static void test_handshake_localhost_transfer(void **state)
  */
 static void test_handshake_ip_transfer(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_ok(t, ca_client(t, "127.0.0.1"), plain_server(t), &h);
@@ -1008,7 +976,7 @@ static void test_handshake_ip_transfer(void **state)
 /* Rule: servername NULL checks the chain only; no name is required. */
 static void test_handshake_no_servername(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_ok(t, ca_client(t, NULL), plain_server(t), &h);
@@ -1025,7 +993,7 @@ static void test_handshake_no_servername(void **state)
 /* Rule: a server certificate of an untrusted CA is EACCES. */
 static void test_verify_unknown_ca(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 
 	hs_client_refuses(t, client_params(t,
 		&(struct tstream_tls_client_opts) {
@@ -1041,7 +1009,7 @@ static void test_verify_unknown_ca(void **state)
  */
 static void test_verify_refusal_alerts_peer(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_run(t, client_params(t, &(struct tstream_tls_client_opts) {
@@ -1063,7 +1031,7 @@ static void test_verify_refusal_alerts_peer(void **state)
  */
 static void test_verify_pin_mismatch_alerts_peer(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 	uint8_t b;
 	int err;
@@ -1087,7 +1055,7 @@ static void test_verify_pin_mismatch_alerts_peer(void **state)
 /* Rule: a certificate for another name is EACCES. */
 static void test_verify_wrong_name(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 
 	hs_client_refuses(t, ca_client(t, "other.example"), "name");
 }
@@ -1095,7 +1063,7 @@ static void test_verify_wrong_name(void **state)
 /* Rule: a certificate for another IP address is EACCES. */
 static void test_verify_wrong_ip(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 
 	hs_client_refuses(t, ca_client(t, "127.0.0.2"), "name");
 }
@@ -1103,7 +1071,7 @@ static void test_verify_wrong_ip(void **state)
 /* Rule: a pin that does not match the server certificate is EACCES. */
 static void test_verify_pin_mismatch(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 
 	hs_client_refuses(t, client_params(t,
 		&(struct tstream_tls_client_opts) {
@@ -1118,7 +1086,7 @@ static void test_verify_pin_mismatch(void **state)
  */
 static void test_verify_pin_match(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	const char *pins[] = { pki->pin_colons, pki->pin_plain };
 	size_t i;
 
@@ -1138,7 +1106,7 @@ static void test_verify_pin_match(void **state)
 /* Rule: pin plus cafile: the CA check applies too (unrelated CA: EACCES). */
 static void test_verify_pin_and_wrong_ca(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 
 	hs_client_refuses(t, client_params(t,
 		&(struct tstream_tls_client_opts) {
@@ -1151,7 +1119,7 @@ static void test_verify_pin_and_wrong_ca(void **state)
 /* Rule: insecure skips every check (untrusted CA, wrong name, bad pin). */
 static void test_verify_insecure(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_ok(t, client_params(t, &(struct tstream_tls_client_opts) {
@@ -1170,7 +1138,7 @@ static void test_verify_insecure(void **state)
 /* Client certificates                                                */
 /* ------------------------------------------------------------------ */
 
-static struct tstream_tls_params *strict_server(struct tctx *t)
+static struct tstream_tls_params *strict_server(struct tu_ctx *t)
 {
 	return server_params(t, &(struct tstream_tls_server_opts) {
 		.certfile = pki->server_cert,
@@ -1186,7 +1154,7 @@ static struct tstream_tls_params *strict_server(struct tctx *t)
  * server has checked) its first read: EPROTO, and the message names the
  * alert.  Never data or a hang.
  */
-static void assert_client_rejected(struct tctx *t, struct hs *h)
+static void assert_client_rejected(struct tu_ctx *t, struct hs *h)
 {
 	uint8_t b;
 	int err;
@@ -1205,7 +1173,7 @@ static void assert_client_rejected(struct tctx *t, struct hs *h)
 /* Rule: require_client_cert: a client without a certificate is refused. */
 static void test_client_cert_missing(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_run(t, ca_client(t, "localhost"), strict_server(t), &h);
@@ -1223,7 +1191,7 @@ static void test_client_cert_missing(void **state)
  */
 static void test_client_cert_other_ca(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_run(t, client_params(t, &(struct tstream_tls_client_opts) {
@@ -1246,7 +1214,7 @@ static void test_client_cert_other_ca(void **state)
  */
 static void test_client_cert_forged(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_run(t, client_params(t, &(struct tstream_tls_client_opts) {
@@ -1265,7 +1233,7 @@ static void test_client_cert_forged(void **state)
 /* Rule: require_client_cert: the CA-signed client certificate is let in. */
 static void test_client_cert_ok(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 
 	hs_ok(t, client_params(t, &(struct tstream_tls_client_opts) {
@@ -1438,7 +1406,7 @@ static void test_params_server_bad_files(void **state)
  */
 static void test_params_wrong_side(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_tls_params *cp = ca_client(t, "localhost");
 	struct tstream_tls_params *sp = plain_server(t);
 	struct tstream_context *a, *b, *tls = NULL;
@@ -1483,7 +1451,7 @@ struct pending_read {
 	bool done;
 };
 
-static void pending_read_start(struct tctx *t, struct pending_read *pr,
+static void pending_read_start(struct tu_ctx *t, struct pending_read *pr,
 			       struct tstream_context *s, void *buf,
 			       size_t len)
 {
@@ -1495,7 +1463,7 @@ static void pending_read_start(struct tctx *t, struct pending_read *pr,
 	tevent_req_set_callback(pr->req, tu_set_done, &pr->done);
 }
 
-static int pending_read_finish(struct tctx *t, struct pending_read *pr,
+static int pending_read_finish(struct tu_ctx *t, struct pending_read *pr,
 			       int *err)
 {
 	int ret;
@@ -1517,7 +1485,7 @@ static int pending_read_finish(struct tctx *t, struct pending_read *pr,
  */
 static void test_eof_close_notify(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read pr;
 	uint8_t buf[32];
 	struct hs h;
@@ -1560,7 +1528,7 @@ static void test_eof_close_notify(void **state)
  */
 static void test_eof_close_notify_short(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read pr;
 	uint8_t buf[32];
 	struct hs h;
@@ -1585,7 +1553,7 @@ static void test_eof_close_notify_short(void **state)
  */
 static void test_eof_raw_close(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	uint8_t buf[8];
 	struct hs h;
 	int err;
@@ -1615,7 +1583,7 @@ static void test_eof_raw_close(void **state)
  */
 static void test_eof_raw_close_sticky(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	uint8_t buf[8];
 	struct hs h;
 	int err;
@@ -1640,7 +1608,7 @@ static void test_eof_raw_close_sticky(void **state)
  */
 static void test_alert_sticky(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct hs h;
 	uint8_t b;
 	int err;
@@ -1667,7 +1635,7 @@ static void test_alert_sticky(void **state)
  */
 static void test_eof_raw_close_pending(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read pr;
 	uint8_t buf[8];
 	struct hs h;
@@ -1695,7 +1663,7 @@ static void test_eof_raw_close_pending(void **state)
  */
 static void test_half_close(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read reply;
 	uint8_t rbuf[16], sbuf[16];
 	struct hs h;
@@ -1745,7 +1713,7 @@ static void test_half_close(void **state)
  */
 static void test_ebusy(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read pr;
 	struct tevent_req *req, *w1;
 	struct iovec iov;
@@ -1825,7 +1793,7 @@ static void test_ebusy(void **state)
  */
 static void test_cancel_readv(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read pr;
 	uint8_t buf1[16], buf2[16];
 	struct hs h;
@@ -1864,7 +1832,7 @@ static void test_cancel_readv(void **state)
  */
 static void test_free_stream_pending_readv(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read pr;
 	uint8_t buf[16];
 	struct hs h;
@@ -1893,7 +1861,7 @@ static void test_free_stream_pending_readv(void **state)
  */
 static void test_cancel_handshake(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *cplain, *splain, *tls = NULL;
 	struct tevent_req *creq, *sreq, *rreq;
 	uint8_t buf[64];
@@ -1940,7 +1908,7 @@ static void test_cancel_handshake(void **state)
  * eof, the end of the stream: garbage may look like the start of a long
  * record, which a server must wait for).
  */
-static void accept_garbage(struct tctx *t, const void *junk, size_t len,
+static void accept_garbage(struct tu_ctx *t, const void *junk, size_t len,
 			   bool eof, int *err, char **msg)
 {
 	struct tstream_context *cplain, *splain, *tls = NULL;
@@ -1975,7 +1943,7 @@ static void accept_garbage(struct tctx *t, const void *junk, size_t len,
 /* Rule: a "client" that speaks HTTP makes the accept fail with EPROTO. */
 static void test_garbage_http(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	static const char http[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 	char *msg;
 	int err;
@@ -1992,7 +1960,7 @@ static void test_garbage_http(void **state)
  */
 static void test_garbage_random(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	uint64_t seeds[] = { 1, 42, 0xdeadbeef, 20240601, 7, 99 };
 	uint8_t junk[4096];
 	size_t i;
@@ -2013,7 +1981,7 @@ static void test_garbage_random(void **state)
 /* Rule: a random-bytes "server" makes the connect fail with EPROTO. */
 static void test_garbage_server(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *cplain, *splain, *tls = NULL;
 	struct tevent_req *req;
 	uint8_t junk[4096];
@@ -2058,7 +2026,7 @@ static void test_garbage_server(void **state)
  */
 static void test_handshake_peer_closes(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct tstream_context *cplain, *splain, *tls = NULL;
 	struct tevent_req *req;
 	uint8_t buf[4096];
@@ -2105,7 +2073,7 @@ static void test_handshake_peer_closes(void **state)
  * tevent_req_set_endtime: ETIMEDOUT, with a message; plain is the
  * caller's again afterwards.  Both as client and as server.
  */
-static void handshake_timeout(struct tctx *t, bool server)
+static void handshake_timeout(struct tu_ctx *t, bool server)
 {
 	struct tstream_context *cplain, *splain, *tls = NULL;
 	struct tstream_context *mine, *peer;
@@ -2179,7 +2147,7 @@ static void test_handshake_timeout_server(void **state)
  */
 static void test_zero_length_iov(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	uint8_t buf[16];
 	struct iovec w[4] = {
 		{ .iov_base = discard_const("ab"), .iov_len = 2 },
@@ -2221,7 +2189,7 @@ static void test_zero_length_iov(void **state)
  */
 static void test_zero_length_iov_first(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	uint8_t buf[16];
 	struct iovec r[2] = {
 		{ .iov_base = buf, .iov_len = 0 },
@@ -2253,7 +2221,7 @@ static void test_zero_length_iov_first(void **state)
  */
 static void test_vector_einval(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	uint8_t buf[4];
 	struct iovec v = { .iov_base = buf, .iov_len = 0 };
 	struct tevent_req *req;
@@ -2287,7 +2255,7 @@ static void test_vector_einval(void **state)
  */
 static void test_pending_bytes(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	uint8_t msg[100], buf[200];
 	struct hs h;
 	ssize_t pending;
@@ -2315,7 +2283,7 @@ static void test_pending_bytes(void **state)
  */
 static void test_idle_no_spin(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	struct pending_read pr;
 	uint8_t buf[4];
 	struct hs h;
@@ -2350,7 +2318,7 @@ static void test_idle_no_spin(void **state)
  */
 static void test_no_fd_leak(void **state)
 {
-	struct tctx *t = *state;
+	struct tu_ctx *t = *state;
 	int before = tu_count_fds();
 	struct hs h;
 
@@ -2371,7 +2339,7 @@ static void test_no_fd_leak(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_handshake_localhost_transfer),
 		T(test_handshake_ip_transfer),

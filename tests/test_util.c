@@ -129,3 +129,30 @@ int tu_count_fds(void)
 	closedir(d);
 	return n - 1;	/* the directory stream's own fd */
 }
+
+int tu_setup(void **state)
+{
+	struct tu_ctx *t = talloc_zero(NULL, struct tu_ctx);
+
+	if (t == NULL) {
+		return -1;
+	}
+	t->ev = tevent_context_init(t);
+	t->mem = talloc_new(t);
+	if (t->ev == NULL || t->mem == NULL) {
+		talloc_free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+int tu_teardown(void **state)
+{
+	struct tu_ctx *t = *state;
+
+	/* streams, requests and fds first, while the event context exists */
+	TALLOC_FREE(t->mem);
+	talloc_free(t);
+	return 0;
+}

@@ -34,6 +34,20 @@ void tu_set_done(struct tevent_req *req);
  */
 char *tu_tmpdir(TALLOC_CTX *mem_ctx);
 
+/*
+ * The fixture most test programs share: a talloc context for everything
+ * a test allocates and a tevent context.  tu_setup/tu_teardown are the
+ * cmocka setup and teardown; teardown frees the test's allocations
+ * (streams, requests, fds) before the event context they use.
+ */
+struct tu_ctx {
+	TALLOC_CTX *mem;
+	struct tevent_context *ev;
+};
+
+int tu_setup(void **state);
+int tu_teardown(void **state);
+
 /* Number of open file descriptors of this process. */
 int tu_count_fds(void);
 
