@@ -68,6 +68,14 @@ struct relay {
 	struct tevent_timer *timer;
 	bool finished;
 	bool starting;		/* in relay_start, which reports failures */
+	/*
+	 * A write that found its peer gone: the peer may have said why (a
+	 * TLS alert, say) in what the other direction has yet to read, so
+	 * that direction gets a moment to report it first.
+	 */
+	int write_err;
+	char *write_message;
+	struct tevent_timer *write_grace;
 	relay_done_fn fn;
 	void *private_data;
 };
@@ -152,6 +160,7 @@ static void relay_finish(struct relay *r, int err, const char *message)
 	TALLOC_FREE(r->pumps[0].req);
 	TALLOC_FREE(r->pumps[1].req);
 	TALLOC_FREE(r->timer);
+	TALLOC_FREE(r->write_grace);
 	log_verbose("closed %s <-> %s: %llu bytes sent, %llu received",
 		    r->pumps[0].src->name, r->pumps[0].dst->name,
 		    (unsigned long long)r->pumps[0].bytes,
@@ -188,6 +197,11 @@ static void pump_done(struct pump *p)
 	struct relay *r = p->relay;
 
 	p->done = true;
+	if (r->write_message != NULL) {
+		/* the other direction ended without a better reason */
+		relay_finish(r, r->write_err, r->write_message);
+		return;
+	}
 	if (r->pumps[0].done && r->pumps[1].done) {
 		relay_finish(r, 0, NULL);
 		return;
@@ -234,6 +248,44 @@ static void pump_eof(struct pump *p)
 
 /* ---------------------------------------------------------------- writing */
 
+/* How long a direction may take to say why its peer went away. */
+#define RELAY_WRITE_GRACE_MS 1000
+
+static void relay_write_grace_over(struct tevent_context *ev,
+				   struct tevent_timer *te,
+				   struct timeval now, void *private_data)
+{
+	struct relay *r = private_data;
+
+	r->write_grace = NULL;
+	relay_finish(r, r->write_err, r->write_message);
+}
+
+/*
+ * A write found its peer gone.  If the other direction is still reading
+ * from that peer, let it finish first (briefly): what it reads may name
+ * the reason.  False if the relay should fail at once.
+ */
+static bool pump_write_failed(struct pump *p, int err)
+{
+	struct relay *r = p->relay;
+	struct pump *other = p == &r->pumps[0] ? &r->pumps[1] : &r->pumps[0];
+	char message[300];
+
+	if (other->done || other->src != p->dst || r->write_message != NULL) {
+		return false;
+	}
+	snprintf(message, sizeof(message), "%s: %s", p->dst->name,
+		 strerror(err));
+	r->write_err = err;
+	r->write_message = talloc_strdup(r, message);
+	r->write_grace = tevent_add_timer(r->ev, r,
+			tevent_timeval_current_ofs(0,
+				RELAY_WRITE_GRACE_MS * 1000),
+			relay_write_grace_over, r);
+	return r->write_message != NULL && r->write_grace != NULL;
+}
+
 static void pump_written(struct tevent_req *subreq)
 {
 	struct pump *p = tevent_req_callback_data_void(subreq);
@@ -258,6 +310,10 @@ static void pump_written(struct tevent_req *subreq)
 		if (err == EPIPE && p->dst->is_stdio) {
 			/* the reader of our output is gone: a quiet end */
 			relay_finish(p->relay, 0, NULL);
+			return;
+		}
+		if ((err == EPIPE || err == ECONNRESET) &&
+		    pump_write_failed(p, err)) {
 			return;
 		}
 		pump_fail(p, p->dst, err);
