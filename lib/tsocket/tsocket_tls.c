@@ -33,6 +33,8 @@
 
 /* Raw bytes read from the plain stream at once: a few TLS records. */
 #define TLS_IN_SIZE (64 * 1024)
+/* The most raw bytes held for GnuTLS (records are at most ~16 KiB). */
+#define TLS_IN_MAX (1024 * 1024)
 
 struct tstream_tls_params {
 	gnutls_certificate_credentials_t cred;
@@ -52,7 +54,7 @@ struct tstream_tls {
 	struct tevent_queue *flush_queue;
 
 	uint8_t *in;		/* in[in_start..in_end) not yet pulled */
-	size_t in_start, in_end;
+	size_t in_start, in_end, in_cap;
 	bool plain_eof;
 	int plain_err;
 
@@ -265,6 +267,28 @@ int tstream_tls_params_server(TALLOC_CTX *mem_ctx,
 
 /* ---------------------------------------------------------------- transport */
 
+/* Raw bytes read from the plain stream that GnuTLS has not pulled. */
+static size_t tls_buffered(const struct tstream_tls *tls)
+{
+	return tls->in_end - tls->in_start;
+}
+
+/*
+ * GnuTLS said EAGAIN, but may not have needed more bytes: after a
+ * post-handshake message (a TLS 1.3 NewSessionTicket or KeyUpdate) it
+ * says EAGAIN with the next records still in our buffer.  Call it again
+ * at once when it took something and more is buffered; waiting for the
+ * socket instead would stall on bytes we already hold.
+ */
+static bool tls_again_now(const struct tstream_tls *tls, int ret,
+			  size_t buffered_before)
+{
+	size_t now = tls_buffered(tls);
+
+	return (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) &&
+	       now > 0 && now != buffered_before;
+}
+
 static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
 {
 	struct tstream_tls *tls = ptr;
@@ -290,7 +314,7 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
 	if (tls->in_start == tls->in_end) {
 		/* drained: no buffer while idle */
 		TALLOC_FREE(tls->in);
-		tls->in_start = tls->in_end = 0;
+		tls->in_start = tls->in_end = tls->in_cap = 0;
 	}
 	return (ssize_t)len;
 }
@@ -421,10 +445,39 @@ static struct tevent_req *tls_fill_send(TALLOC_CTX *mem_ctx,
 			return tevent_req_post(req, ev);
 		}
 		tls->in_start = tls->in_end = 0;
+		tls->in_cap = TLS_IN_SIZE;
+	}
+	if (tls->in_start > 0) {
+		/* what GnuTLS pulled is gone: make room at the end */
+		memmove(tls->in, tls->in + tls->in_start,
+			tls->in_end - tls->in_start);
+		tls->in_end -= tls->in_start;
+		tls->in_start = 0;
+	}
+	if (tls->in_end == tls->in_cap) {
+		/*
+		 * Full of bytes GnuTLS did not take: it wants more than
+		 * the buffer holds.  Grow rather than ask for nothing (a
+		 * zero-length read means nothing and would never end),
+		 * up to a bound no record comes near.
+		 */
+		uint8_t *in;
+
+		if (tls->in_cap >= TLS_IN_MAX) {
+			tls->plain_err = EMSGSIZE;
+			tevent_req_done(req);
+			return tevent_req_post(req, ev);
+		}
+		in = talloc_realloc(tls, tls->in, uint8_t, tls->in_cap * 2);
+		if (tevent_req_nomem(in, req)) {
+			return tevent_req_post(req, ev);
+		}
+		tls->in = in;
+		tls->in_cap *= 2;
 	}
 	subreq = tstream_read_some_send(state, ev, tls->plain,
 					tls->in + tls->in_end,
-					TLS_IN_SIZE - tls->in_end);
+					tls->in_cap - tls->in_end);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
 	}
@@ -655,8 +708,13 @@ static void tls_handshake_step(struct tevent_req *req)
 					struct tls_handshake_state);
 	struct tstream_tls *tls = state->tls;
 	struct tevent_req *subreq;
+	size_t buffered;
 
-	state->last = gnutls_handshake(tls->session);
+	do {
+		buffered = tls_buffered(tls);
+		state->last = gnutls_handshake(tls->session);
+	} while (tls->out_len == 0 &&
+		 tls_again_now(tls, state->last, buffered));
 	if (tls->out_len > 0) {
 		subreq = tls_flush_send(state, state->ev, tls);
 		if (tevent_req_nomem(subreq, req)) {
@@ -953,8 +1011,13 @@ static void tls_readv_step(struct tevent_req *req)
 	/* GnuTLS takes an empty buffer for a bad request: skip them */
 	tsocket_iovec_advance(&state->vector, &state->count, 0);
 	while (state->count > 0) {
+		size_t buffered = tls_buffered(tls);
+
 		n = gnutls_record_recv(tls->session, state->vector->iov_base,
 				       state->vector->iov_len);
+		if (tls_again_now(tls, (int)n, buffered)) {
+			continue;
+		}
 		if (n > 0) {
 			state->total += (int)n;
 			tsocket_iovec_advance(&state->vector, &state->count,
