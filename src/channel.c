@@ -249,6 +249,10 @@ static void channel_open_connected(struct tevent_req *subreq)
 						    &state->chan->stream);
 	}
 	TALLOC_FREE(subreq);
+	if (ret == 0) {
+		/* tsock carries half-closed conversations: see tsock(1) */
+		tstream_bsd_write_after_peer_eof(state->chan->stream, true);
+	}
 	if (ret == 0 && state->ep->kind == EP_TLS) {
 #ifdef HAVE_GNUTLS
 		subreq = tstream_tls_connect_send(state, state->ev,

@@ -287,6 +287,8 @@ static void listener_readable(struct tevent_context *ev,
 			talloc_free(client);
 			continue;
 		}
+		/* tsock carries half-closed conversations: see tsock(1) */
+		tstream_bsd_write_after_peer_eof(client->stream, true);
 		if (ss.ss_family != AF_UNIX &&
 		    tsocket_address_bsd_from_sockaddr(client,
 				(struct sockaddr *)&ss, len, &peer) == 0) {

@@ -546,6 +546,8 @@ static void half_close_exchange(struct tu_ctx *t,
 	assert_non_null(got);
 	fill_pattern(reply, 0, reply_len);
 
+	/* the client reads on after its end: keep writing to it */
+	tstream_bsd_write_after_peer_eof(server, true);
 	/* both at once: the reply does not fit in the socket buffers */
 	wiov = (struct iovec) { .iov_base = reply, .iov_len = reply_len };
 	riov = (struct iovec) { .iov_base = got, .iov_len = reply_len };

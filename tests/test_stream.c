@@ -1582,8 +1582,9 @@ static void idle_after_peer_gone(struct tu_ctx *t, struct tstream_context *s,
 	} else {
 		assert_int_equal(shutdown(raw, SHUT_WR), 0);
 	}
+	/* once at most: to drop the read interest the last read left */
 	events = tu_loop_count_events(t->ev, 200);
-	if (events != 0) {
+	if (events > 1) {
 		fail_msg("idle stream woke the loop %u times in 200 ms",
 			 events);
 	}

@@ -479,6 +479,21 @@ int _tstream_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
 #define tstream_bsd_existing_socket(mem_ctx, fd, stream) \
 	_tstream_bsd_existing_socket(mem_ctx, fd, stream, __location__)
 
+/*
+ * A write waiting on a full socket whose peer has shut down its sending
+ * side (its end of stream is waiting to be read, CLOSE_WAIT) while no
+ * readv is pending fails with ECONNRESET within a loop turn or two, as
+ * in Samba: such a peer usually reads nothing any more, and the write
+ * would otherwise wait for ever.  A caller that carries half-closed
+ * conversations (a relay, a client that sends a request and then shuts
+ * down its side) turns this off with on = true: the write then waits for
+ * the peer to read, looking at the socket once a second without spinning
+ * (a reset still ends it).  Returns the previous setting; false and no
+ * change for a stream that is not a BSD socket stream.
+ */
+bool tstream_bsd_write_after_peer_eof(struct tstream_context *stream,
+				      bool on);
+
 /* ------------------------------------------------------------------ */
 /* Beyond the guide: a stream over a pair of file descriptors         */
 /* ------------------------------------------------------------------ */

@@ -7,9 +7,45 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 #include "tsocket_bsd_private.h"
+
+/*
+ * The watcher's tevent_fd belongs to a loop the caller may free first
+ * (an idle stream keeps its read interest armed, see the header).  A
+ * guard allocated on the loop tells the watcher when that happens, so it
+ * never touches a tevent_fd of a dead loop, nor mistakes a new loop at
+ * the same address for the old one.
+ */
+struct tsocket_bsd_fd_guard {
+	struct tsocket_bsd_fd *bfd;
+};
+
+static int tsocket_bsd_fd_guard_destructor(struct tsocket_bsd_fd_guard *g)
+{
+	if (g->bfd != NULL) {
+		g->bfd->guard = NULL;
+		g->bfd->fde = NULL;	/* tevent frees it with the loop */
+		g->bfd->recheck = NULL;
+		g->bfd->ev = NULL;
+	}
+	return 0;
+}
+
+/* Forget the loop: free its tevent_fd, timer and guard. */
+static void tsocket_bsd_fd_leave_loop(struct tsocket_bsd_fd *bfd)
+{
+	TALLOC_FREE(bfd->recheck);
+	TALLOC_FREE(bfd->fde);
+	if (bfd->guard != NULL) {
+		bfd->guard->bfd = NULL;
+		TALLOC_FREE(bfd->guard);
+	}
+	bfd->ev = NULL;
+}
 
 static int tsocket_bsd_fd_destructor(struct tsocket_bsd_fd *bfd)
 {
@@ -31,17 +67,15 @@ struct tsocket_bsd_fd *tsocket_bsd_fd_create(TALLOC_CTX *mem_ctx, int fd)
 	return bfd;
 }
 
-/* How long a blocked writer ignores readability, see the header. */
-#define TSOCKET_BSD_READ_QUIET_MS 500
+/* How often a writer that cannot go on looks again, see the header. */
+#define TSOCKET_BSD_RECHECK_SECS 1
 
 static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 				 struct tevent_context *ev);
 
 void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd)
 {
-	TALLOC_FREE(bfd->read_quiet);
-	TALLOC_FREE(bfd->fde);
-	bfd->ev = NULL;
+	tsocket_bsd_fd_leave_loop(bfd);
 	bfd->on_readable = NULL;
 	bfd->on_writable = NULL;
 	if (bfd->fd != -1) {
@@ -50,14 +84,63 @@ void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd)
 	}
 }
 
-static void tsocket_bsd_fd_quiet_over(struct tevent_context *ev,
-				      struct tevent_timer *te,
-				      struct timeval now, void *private_data)
+static void tsocket_bsd_fd_call_writer(struct tsocket_bsd_fd *bfd,
+				       bool by_read)
+{
+	bfd->by_read = by_read;
+	bfd->on_writable(bfd->writable_private);
+}
+
+static void tsocket_bsd_fd_recheck_due(struct tevent_context *ev,
+				       struct tevent_timer *te,
+				       struct timeval now, void *private_data)
 {
 	struct tsocket_bsd_fd *bfd = private_data;
 
-	bfd->read_quiet = NULL;
-	tsocket_bsd_fd_update(bfd, ev);
+	bfd->recheck = NULL;
+	/* the writer asks for the next look if it still cannot go on */
+	tsocket_bsd_fd_call_writer(bfd, true);
+}
+
+int tsocket_bsd_fd_writer_recheck(struct tsocket_bsd_fd *bfd)
+{
+	if (bfd->on_writable == NULL || bfd->ev == NULL) {
+		return 0;
+	}
+	if (bfd->recheck == NULL) {
+		bfd->recheck = tevent_add_timer(bfd->ev, bfd,
+				tevent_timeval_current_ofs(
+					TSOCKET_BSD_RECHECK_SECS, 0),
+				tsocket_bsd_fd_recheck_due, bfd);
+		if (bfd->recheck == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	return tsocket_bsd_fd_update(bfd, bfd->ev);
+}
+
+int tsocket_bsd_fd_peer_state(const struct tsocket_bsd_fd *bfd,
+			      int peer_eof_errno)
+{
+	struct pollfd pfd = { .fd = bfd->fd, .events = POLLRDHUP };
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (poll(&pfd, 1, 0) <= 0) {
+		return 0;
+	}
+	if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		if (getsockopt(bfd->fd, SOL_SOCKET, SO_ERROR, &err,
+			       &len) == -1 || err == 0) {
+			err = (pfd.revents & POLLNVAL) ? EBADF : ECONNRESET;
+		}
+		return err;
+	}
+	if (pfd.revents & POLLRDHUP) {
+		return peer_eof_errno;
+	}
+	return 0;
 }
 
 static void tsocket_bsd_fd_handler(struct tevent_context *ev,
@@ -72,7 +155,7 @@ static void tsocket_bsd_fd_handler(struct tevent_context *ev,
 	 * direction is still ready and gets its turn on the next wakeup.
 	 */
 	if ((flags & TEVENT_FD_WRITE) && bfd->on_writable != NULL) {
-		bfd->on_writable(bfd->writable_private);
+		tsocket_bsd_fd_call_writer(bfd, false);
 		return;
 	}
 	if (!(flags & TEVENT_FD_READ)) {
@@ -83,18 +166,12 @@ static void tsocket_bsd_fd_handler(struct tevent_context *ev,
 		return;
 	}
 	if (bfd->on_writable != NULL) {
-		/*
-		 * Only a writer waits: an error (the write fails now), or
-		 * data nobody reads yet.  Stop watching reads for a while
-		 * first, the writer's callback may free us.
-		 */
-		bfd->read_quiet = tevent_add_timer(ev, bfd,
-				tevent_timeval_current_ofs(0,
-					TSOCKET_BSD_READ_QUIET_MS * 1000),
-				tsocket_bsd_fd_quiet_over, bfd);
-		tsocket_bsd_fd_update(bfd, ev);
-		bfd->on_writable(bfd->writable_private);
+		/* an error, an end of stream, or bytes nobody reads */
+		tsocket_bsd_fd_call_writer(bfd, true);
+		return;
 	}
+	/* interest left armed after the last read: drop it now */
+	tevent_fd_set_flags(bfd->fde, 0);
 }
 
 /* Make the tevent_fd match the handlers installed, on ev. */
@@ -103,24 +180,46 @@ static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 {
 	uint16_t flags = 0;
 
+	if (bfd->on_writable == NULL) {
+		TALLOC_FREE(bfd->recheck);
+	}
 	if (bfd->on_readable != NULL) {
+		TALLOC_FREE(bfd->recheck);	/* the reader sees it all */
 		flags |= TEVENT_FD_READ;
 	}
 	if (bfd->on_writable != NULL) {
 		flags |= TEVENT_FD_WRITE;
-		if (bfd->read_quiet == NULL) {
+		if (bfd->recheck == NULL) {
 			flags |= TEVENT_FD_READ;	/* for errors */
 		}
 	}
-	if (bfd->fde != NULL && (ev != bfd->ev || flags == 0)) {
-		/* a request on another loop, or nothing left to watch */
-		TALLOC_FREE(bfd->fde);
-		bfd->ev = NULL;
+	if (bfd->fde != NULL && ev != NULL && ev != bfd->ev) {
+		/* a request on another loop */
+		tsocket_bsd_fd_leave_loop(bfd);
 	}
 	if (flags == 0) {
+		/* keep reading armed for the next read (see the header) */
+		if (bfd->fde != NULL &&
+		    (tevent_fd_get_flags(bfd->fde) & TEVENT_FD_WRITE)) {
+			tevent_fd_set_flags(bfd->fde, TEVENT_FD_READ);
+		}
 		return 0;
 	}
+	if (ev == NULL) {
+		ev = bfd->ev;
+	}
 	if (bfd->fde == NULL) {
+		if (bfd->guard == NULL) {
+			bfd->guard = talloc_zero(ev,
+					struct tsocket_bsd_fd_guard);
+			if (bfd->guard == NULL) {
+				errno = ENOMEM;
+				return -1;
+			}
+			bfd->guard->bfd = bfd;
+			talloc_set_destructor(bfd->guard,
+					      tsocket_bsd_fd_guard_destructor);
+		}
 		bfd->fde = tevent_add_fd(ev, bfd, bfd->fd, flags,
 					 tsocket_bsd_fd_handler, bfd);
 		if (bfd->fde == NULL) {
@@ -130,7 +229,9 @@ static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 		bfd->ev = ev;
 		return 0;
 	}
-	tevent_fd_set_flags(bfd->fde, flags);
+	if (tevent_fd_get_flags(bfd->fde) != flags) {
+		tevent_fd_set_flags(bfd->fde, flags);
+	}
 	return 0;
 }
 
@@ -141,7 +242,7 @@ int tsocket_bsd_fd_watch_read(struct tsocket_bsd_fd *bfd,
 {
 	bfd->on_readable = handler;
 	bfd->readable_private = private_data;
-	if (tsocket_bsd_fd_update(bfd, ev != NULL ? ev : bfd->ev) == -1) {
+	if (tsocket_bsd_fd_update(bfd, ev) == -1) {
 		bfd->on_readable = NULL;	/* its request fails */
 		return -1;
 	}
@@ -155,7 +256,7 @@ int tsocket_bsd_fd_watch_write(struct tsocket_bsd_fd *bfd,
 {
 	bfd->on_writable = handler;
 	bfd->writable_private = private_data;
-	if (tsocket_bsd_fd_update(bfd, ev != NULL ? ev : bfd->ev) == -1) {
+	if (tsocket_bsd_fd_update(bfd, ev) == -1) {
 		bfd->on_writable = NULL;	/* its request fails */
 		return -1;
 	}

@@ -38,28 +38,36 @@ struct tsocket_address *tsocket_address_bsd_wrap(TALLOC_CTX *mem_ctx,
 
 /*
  * One socket watched by one tevent_fd, shared by a reader and a writer.
- * The fd is only watched for the directions that have a request waiting,
- * so an idle socket (say, a half-closed peer nobody reads from) never
- * wakes the loop.
  *
- * One exception: tevent (before 0.16) reports socket errors only to fds
+ * Reading: interest in reading stays armed after a read is done, so the
+ * next read of a conversation costs no epoll_ctl(2); it is dropped only
+ * when the socket turns readable with nobody reading.
+ *
+ * Writing: tevent (before 0.16) reports socket errors only to fds
  * watched for reading, and drops a write-only fd that fails without a
- * word.  So a waiting writer also watches for reading.  If that wakes it
- * while the write still cannot go on (the peer sent data or its end of
- * stream, and nobody reads), reading is left unwatched for a while
- * instead of waking the loop again and again; a timer looks again later.
+ * word.  So a waiting writer also watches for reading, and a wakeup for
+ * reading with nobody reading goes to the writer, flagged by_read: the
+ * writer's handler tries again, and if it still cannot write, looks at
+ * the socket (tsocket_bsd_fd_peer_state) and either fails or calls
+ * tsocket_bsd_fd_writer_recheck(): reading is then left unwatched (the
+ * bytes nobody reads would wake the loop again and again) and the writer
+ * is called again, by_read, once a second until it is done.
  */
 typedef void (*tsocket_bsd_fd_handler_t)(void *private_data);
+
+struct tsocket_bsd_fd_guard;
 
 struct tsocket_bsd_fd {
 	int fd;
 	struct tevent_context *ev;
 	struct tevent_fd *fde;
+	struct tsocket_bsd_fd_guard *guard;	/* forgets fde if ev dies */
 	tsocket_bsd_fd_handler_t on_readable;
 	void *readable_private;
 	tsocket_bsd_fd_handler_t on_writable;
 	void *writable_private;
-	struct tevent_timer *read_quiet;	/* see above */
+	bool by_read;		/* this call of on_writable: see above */
+	struct tevent_timer *recheck;	/* see tsocket_bsd_fd_writer_recheck */
 };
 
 /* Take ownership of fd; it is closed when the watcher is freed. */
@@ -77,6 +85,18 @@ int tsocket_bsd_fd_watch_write(struct tsocket_bsd_fd *bfd,
 			       struct tevent_context *ev,
 			       tsocket_bsd_fd_handler_t handler,
 			       void *private_data);
+
+/* The waiting writer cannot go on: see above.  0 or -1/errno. */
+int tsocket_bsd_fd_writer_recheck(struct tsocket_bsd_fd *bfd);
+
+/*
+ * What a writer that cannot write finds at the other end, without
+ * reading: 0 (nothing wrong: bytes nobody reads, or nothing), an errno
+ * for a failed socket, or, if the peer has shut down its sending side
+ * (its end of stream is waiting, RDHUP), peer_eof_errno.
+ */
+int tsocket_bsd_fd_peer_state(const struct tsocket_bsd_fd *bfd,
+			      int peer_eof_errno);
 
 /* Stop watching and close the fd (a later close is a no-op). */
 void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd);

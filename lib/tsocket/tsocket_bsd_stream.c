@@ -17,6 +17,14 @@ struct tstream_bsd {
 	struct tsocket_bsd_fd *bfd;
 	/* not a socket after all (a pipe, say): sendmsg(2) cannot be used */
 	bool not_a_socket;
+	/*
+	 * The last read emptied the socket (it got less than it asked
+	 * for): the next one waits for readability before its first try,
+	 * instead of spending a read(2) on EAGAIN.
+	 */
+	bool drained;
+	/* see tstream_bsd_write_after_peer_eof() */
+	bool write_after_peer_eof;
 };
 
 static ssize_t tstream_bsd_pending_bytes(struct tstream_context *stream)
@@ -73,6 +81,12 @@ static int tstream_bsd_readv_try(struct tstream_bsd_io_state *state)
 	ssize_t n;
 
 	for (;;) {
+		size_t want = 0, i;
+
+		for (i = 0; i < state->count; i++) {
+			want += state->vector[i].iov_len;
+		}
+
 		n = readv(state->bsd->bfd->fd, state->vector, (int)state->count);
 		if (n == 0) {
 			return EPIPE;	/* end of stream */
@@ -81,8 +95,10 @@ static int tstream_bsd_readv_try(struct tstream_bsd_io_state *state)
 			if (errno == EINTR) {
 				continue;
 			}
+			state->bsd->drained = true;
 			return errno == EWOULDBLOCK ? EAGAIN : errno;
 		}
+		state->bsd->drained = (size_t)n < want;
 		if (tstream_bsd_io_advance(state, n) == 0 || state->some) {
 			return 0;
 		}
@@ -129,12 +145,29 @@ static void tstream_bsd_io_ready(void *private_data)
 	struct tevent_req *req = private_data;
 	struct tstream_bsd_io_state *state = tevent_req_data(req,
 					struct tstream_bsd_io_state);
+	struct tstream_bsd *bsd = state->bsd;
 	int err = state->try_io(state);
 
+	if (err == EAGAIN && state->try_io == tstream_bsd_writev_try &&
+	    bsd->bfd->by_read) {
+		/*
+		 * Woken because the socket is readable, and nobody reads:
+		 * a peer that reset, or one that shut down its sending
+		 * side and waits for nothing from us (Samba's callers
+		 * expect ECONNRESET then, rather than waiting forever on
+		 * a full socket), or bytes nobody reads yet.
+		 */
+		err = tsocket_bsd_fd_peer_state(bsd->bfd,
+				bsd->write_after_peer_eof ? 0 : ECONNRESET);
+		if (err == 0) {
+			err = tsocket_bsd_fd_writer_recheck(bsd->bfd) == 0
+			      ? EAGAIN : errno;
+		}
+	}
 	if (err == EAGAIN) {
 		return;
 	}
-	state->watch(state->bsd->bfd, NULL, NULL, NULL);
+	state->watch(bsd->bfd, NULL, NULL, NULL);
 	if (err != 0) {
 		tevent_req_error(req, err);
 		return;
@@ -179,8 +212,11 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 	memcpy(state->vector, vector, count * sizeof(*vector));
 	state->count = count;
 
-	/* try at once: data or buffer space is usually there already */
-	err = state->try_io(state);
+	/*
+	 * Try at once: buffer space is usually there already, and data
+	 * too, unless the last read emptied the socket.
+	 */
+	err = reading && bsd->drained ? EAGAIN : state->try_io(state);
 	if (err == EAGAIN &&
 	    state->watch(bsd->bfd, ev, tstream_bsd_io_ready, req) == 0) {
 		talloc_set_destructor(state, tstream_bsd_io_destructor);
@@ -315,6 +351,32 @@ static const struct tstream_context_ops tstream_bsd_ops = {
 	.read_some_send = tstream_bsd_read_some_send,
 	.read_some_recv = tstream_bsd_read_some_recv,
 };
+
+/* ---------------------------------------------------------------- settings */
+
+/* The BSD state behind stream, or NULL for another kind of stream. */
+static struct tstream_bsd *tstream_bsd_of(struct tstream_context *stream)
+{
+	if (stream == NULL) {
+		return NULL;
+	}
+	return talloc_get_type(_tstream_context_data(stream),
+			       struct tstream_bsd);
+}
+
+bool tstream_bsd_write_after_peer_eof(struct tstream_context *stream,
+				      bool on)
+{
+	struct tstream_bsd *bsd = tstream_bsd_of(stream);
+	bool old;
+
+	if (bsd == NULL) {
+		return false;
+	}
+	old = bsd->write_after_peer_eof;
+	bsd->write_after_peer_eof = on;
+	return old;
+}
 
 /* ---------------------------------------------------------------- constructors */
 
