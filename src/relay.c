@@ -45,8 +45,6 @@ struct pump {
 	bool strip_header;		/* framed stream into datagrams */
 	size_t chunk_max;		/* largest raw read */
 	bool bulk;			/* bulk mode, see pump_read_chunk */
-	int deferred_err;		/* a read error after a first byte */
-	uint8_t first;			/* the first byte of a trickle read */
 	bool keep;			/* keep the buffer for the next read */
 
 	uint8_t *buf;			/* the data in flight */
@@ -490,8 +488,8 @@ static void pump_read_pdu_done(struct tevent_req *subreq)
 
 /*
  * Raw stream reads come in two modes.  A trickle (and an idle stream)
- * holds no buffer: the pump waits for one byte into p->first, then takes
- * whatever else has already arrived into a buffer of just that size.
+ * holds no buffer: tstream_read_some_alloc makes one of the size of what
+ * arrived (on sockets one read(2) per message, no FIONREAD).
  * A read that brings RELAY_CHUNK_MIN bytes or more starts bulk mode: a
  * large buffer, kept from read to read, one system call per read, for as
  * long as reads bring at least RELAY_BULK_MIN bytes.
@@ -512,79 +510,31 @@ static void pump_read_bulk_done(struct tevent_req *subreq)
 	pump_got(p, n, err);
 }
 
-static void pump_read_rest_done(struct tevent_req *subreq)
+static void pump_read_trickle_done(struct tevent_req *subreq)
 {
 	struct pump *p = tevent_req_callback_data_void(subreq);
 	int err = 0;
 	ssize_t n;
 
 	p->req = NULL;
-	n = tstream_read_some_recv(subreq, &err);
+	n = tstream_read_some_alloc_recv(subreq, &err, p->relay, &p->buf);
 	talloc_free(subreq);
-	/* the first byte is there: an error here waits for the next read */
-	if (n == -1 && err != EPIPE) {
-		p->deferred_err = err;
-	}
-	n = n > 0 ? n + 1 : 1;
-	p->bulk = (size_t)n >= RELAY_CHUNK_MIN;
-	pump_got(p, n, 0);
-}
-
-static void pump_read_first_done(struct tevent_req *subreq)
-{
-	struct pump *p = tevent_req_callback_data_void(subreq);
-	struct relay *r = p->relay;
-	ssize_t n, pending;
-	size_t size;
-	int err = 0;
-
-	p->req = NULL;
-	n = tstream_read_some_recv(subreq, &err);
-	talloc_free(subreq);
-	if (n <= 0) {
-		pump_got(p, -1, err);
-		return;
-	}
-	pending = tstream_pending_bytes(p->src->stream);
-	size = 1 + (pending > 0 ? (size_t)pending : 0);
-	if (size > p->chunk_max) {
-		size = p->chunk_max;
-	}
-	p->buf = talloc_size(r, size);
-	if (p->buf == NULL) {
-		pump_fail(p, p->src, ENOMEM);
-		return;
-	}
-	p->buf[0] = p->first;
-	if (size == 1) {
-		pump_got(p, 1, 0);
-		return;
-	}
-	p->req = tstream_read_some_send(r, r->ev, p->src->stream, p->buf + 1,
-					size - 1);
-	if (p->req == NULL) {
-		pump_fail(p, p->src, ENOMEM);
-		return;
-	}
-	tevent_req_set_callback(p->req, pump_read_rest_done, p);
+	p->bulk = n > 0 && (size_t)n >= RELAY_CHUNK_MIN;
+	pump_got(p, n, err);
 }
 
 static void pump_read_chunk(struct pump *p)
 {
 	struct relay *r = p->relay;
 
-	if (p->deferred_err != 0) {
-		pump_got(p, -1, p->deferred_err);
-		return;
-	}
 	if (!p->bulk) {
-		p->req = tstream_read_some_send(r, r->ev, p->src->stream,
-						&p->first, 1);
+		p->req = tstream_read_some_alloc_send(r, r->ev, p->src->stream,
+						      p->chunk_max);
 		if (p->req == NULL) {
 			pump_fail(p, p->src, ENOMEM);
 			return;
 		}
-		tevent_req_set_callback(p->req, pump_read_first_done, p);
+		tevent_req_set_callback(p->req, pump_read_trickle_done, p);
 		return;
 	}
 	if (p->buf == NULL) {

@@ -197,6 +197,23 @@ struct tevent_req *tstream_read_some_send(TALLOC_CTX *mem_ctx,
 ssize_t tstream_read_some_recv(struct tevent_req *req, int *perrno);
 
 /*
+ * Beyond the tsocket guide: tstream_read_some into a buffer made for
+ * what arrived.  Nothing is allocated while the request waits, so any
+ * number of idle streams can wait at no cost in memory; the result is
+ * between 1 and max bytes, in a talloc buffer of exactly that size.  On
+ * BSD sockets this is one read(2) per call.  Same slot and end of stream
+ * rules as tstream_read_some; max 0 fails with EINVAL.
+ */
+struct tevent_req *tstream_read_some_alloc_send(TALLOC_CTX *mem_ctx,
+						struct tevent_context *ev,
+						struct tstream_context *stream,
+						size_t max);
+
+/* Bytes read, with the buffer moved to mem_ctx; or -1 and *perrno. */
+ssize_t tstream_read_some_alloc_recv(struct tevent_req *req, int *perrno,
+				     TALLOC_CTX *mem_ctx, uint8_t **buf);
+
+/*
  * Beyond the tsocket guide: why the stream's last request failed, in
  * more words than its errno (for a TLS stream: "the peer sent a fatal
  * alert: Certificate is required", say).  NULL when the backend has

@@ -15,15 +15,15 @@
 struct tdgram_bsd {
 	struct tsocket_bsd_fd *bfd;
 	int family;
+	/*
+	 * Once a receive has had to wait, later ones wait for readability
+	 * before their first try: one epoll_wait and one recvfrom(2) per
+	 * datagram, never a recvfrom(2) spent on EAGAIN, and the loop
+	 * serves other sockets between datagrams even under a flood.
+	 */
+	bool wait_first;
 };
 
-/*
- * Received UDP datagrams land here first and are then copied into a
- * buffer of their exact size: one recvmsg per datagram instead of a
- * FIONREAD + recvmsg pair.  No UDP payload is larger than 65535 bytes.
- * Unix datagrams can be larger, so those are measured first.
- */
-static __thread uint8_t tdgram_bsd_scratch[65536];
 
 /* ---------------------------------------------------------------- recvfrom */
 
@@ -50,8 +50,9 @@ static ssize_t tdgram_bsd_recv_one(struct tdgram_bsd_recvfrom_state *state)
 	int fd = state->bsd->bfd->fd;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	uint8_t *buf = tdgram_bsd_scratch;
-	size_t buflen = sizeof(tdgram_bsd_scratch);
+	/* unix datagrams can be larger than the scratch: measured first */
+	uint8_t *buf = tsocket_bsd_scratch;
+	size_t buflen = sizeof(tsocket_bsd_scratch);
 	ssize_t len;
 
 	if (state->bsd->family == AF_UNIX) {
@@ -71,7 +72,7 @@ static ssize_t tdgram_bsd_recv_one(struct tdgram_bsd_recvfrom_state *state)
 	}
 	len = recvfrom(fd, buf, buflen, 0, (struct sockaddr *)&ss, &sslen);
 	if (len <= 0) {
-		if (buf != tdgram_bsd_scratch) {
+		if (buf != tsocket_bsd_scratch) {
 			talloc_free(buf);
 		}
 		return len;
@@ -81,7 +82,7 @@ static ssize_t tdgram_bsd_recv_one(struct tdgram_bsd_recvfrom_state *state)
 		ss.ss_family = (sa_family_t)state->bsd->family;
 		sslen = sizeof(sa_family_t);
 	}
-	if (buf == tdgram_bsd_scratch) {
+	if (buf == tsocket_bsd_scratch) {
 		state->buf = talloc_memdup(state, buf, (size_t)len);
 	} else {
 		state->buf = buf;
@@ -123,6 +124,7 @@ static void tdgram_bsd_recvfrom_readable(void *private_data)
 	if (err == EAGAIN) {
 		return;
 	}
+	state->bsd->wait_first = true;
 	tsocket_bsd_fd_watch_read(state->bsd->bfd, NULL, NULL, NULL);
 	if (err != 0) {
 		tevent_req_error(req, err);
@@ -150,8 +152,8 @@ static struct tevent_req *tdgram_bsd_recvfrom_send(TALLOC_CTX *mem_ctx,
 		tevent_req_error(req, ENOTCONN);
 		return tevent_req_post(req, ev);
 	}
-	/* most of the time a datagram is already waiting */
-	err = tdgram_bsd_recvfrom_try(state);
+	/* see wait_first */
+	err = bsd->wait_first ? EAGAIN : tdgram_bsd_recvfrom_try(state);
 	if (err == EAGAIN &&
 	    tsocket_bsd_fd_watch_read(bsd->bfd, ev,
 				      tdgram_bsd_recvfrom_readable,
@@ -226,6 +228,11 @@ static void tdgram_bsd_sendto_writable(void *private_data)
 					struct tdgram_bsd_sendto_state);
 	int err = tdgram_bsd_sendto_try(state);
 
+	if (err == EAGAIN && state->bsd->bfd->by_read &&
+	    tsocket_bsd_fd_writer_recheck(state->bsd->bfd) == -1) {
+		/* datagrams nobody reads woke us: see the fd watcher */
+		err = errno;
+	}
 	if (err == EAGAIN) {
 		return;
 	}

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include "tsocket_bsd_private.h"
 
+__thread uint8_t tsocket_bsd_scratch[TSOCKET_BSD_SCRATCH_SIZE];
+
 /*
  * The watcher's tevent_fd belongs to a loop the caller may free first
  * (an idle stream keeps its read interest armed, see the header).  A

@@ -98,6 +98,15 @@ int tsocket_bsd_fd_writer_recheck(struct tsocket_bsd_fd *bfd);
 int tsocket_bsd_fd_peer_state(const struct tsocket_bsd_fd *bfd,
 			      int peer_eof_errno);
 
+/*
+ * Where reads land before they are copied into a buffer of their exact
+ * size (datagrams, tstream_read_some_alloc): one read(2) instead of a
+ * FIONREAD and a read.  Only ever used between a read and its copy, so
+ * one per thread is enough.  No UDP payload is larger.
+ */
+#define TSOCKET_BSD_SCRATCH_SIZE 65536
+extern __thread uint8_t tsocket_bsd_scratch[TSOCKET_BSD_SCRATCH_SIZE];
+
 /* Stop watching and close the fd (a later close is a no-op). */
 void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd);
 

@@ -55,6 +55,9 @@ struct tstream_bsd_io_state {
 	struct iovec small[4];	/* saves an allocation for short vectors */
 	int total;
 	bool some;		/* read_some: done after the first bytes */
+	/* read_some_alloc: read into the scratch, then into alloc */
+	bool to_scratch;
+	uint8_t *alloc;
 	int (*try_io)(struct tstream_bsd_io_state *state);
 	int (*watch)(struct tsocket_bsd_fd *bfd, struct tevent_context *ev,
 		     tsocket_bsd_fd_handler_t handler, void *private_data);
@@ -140,6 +143,23 @@ static int tstream_bsd_writev_try(struct tstream_bsd_io_state *state)
 	}
 }
 
+/*
+ * The I/O is done: a read_some_alloc copies what landed in the scratch
+ * into a buffer of its size.  Returns 0 or ENOMEM.
+ */
+static int tstream_bsd_io_take(struct tstream_bsd_io_state *state,
+			       TALLOC_CTX *mem_ctx)
+{
+	if (state->to_scratch && state->alloc == NULL) {
+		state->alloc = talloc_memdup(mem_ctx, tsocket_bsd_scratch,
+					     (size_t)state->total);
+		if (state->alloc == NULL) {
+			return ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static void tstream_bsd_io_ready(void *private_data)
 {
 	struct tevent_req *req = private_data;
@@ -168,6 +188,9 @@ static void tstream_bsd_io_ready(void *private_data)
 		return;
 	}
 	state->watch(bsd->bfd, NULL, NULL, NULL);
+	if (err == 0) {
+		err = tstream_bsd_io_take(state, state);
+	}
 	if (err != 0) {
 		tevent_req_error(req, err);
 		return;
@@ -180,7 +203,7 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 					      struct tstream_context *stream,
 					      const struct iovec *vector,
 					      size_t count, bool reading,
-					      bool some)
+					      bool some, bool to_scratch)
 {
 	struct tstream_bsd *bsd = tstream_context_data(stream,
 						       struct tstream_bsd);
@@ -194,6 +217,7 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 	}
 	state->bsd = bsd;
 	state->some = some;
+	state->to_scratch = to_scratch;
 	state->try_io = reading ? tstream_bsd_readv_try
 				: tstream_bsd_writev_try;
 	state->watch = reading ? tsocket_bsd_fd_watch_read
@@ -225,6 +249,9 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 	if (err == EAGAIN) {
 		err = errno;
 	}
+	if (err == 0) {
+		err = tstream_bsd_io_take(state, state);
+	}
 	return tsocket_req_post_result(req, ev, err);
 }
 
@@ -248,7 +275,7 @@ static struct tevent_req *tstream_bsd_readv_send(TALLOC_CTX *mem_ctx,
 						 size_t count)
 {
 	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, true,
-				   false);
+				   false, false);
 }
 
 static struct tevent_req *tstream_bsd_read_some_send(TALLOC_CTX *mem_ctx,
@@ -258,13 +285,45 @@ static struct tevent_req *tstream_bsd_read_some_send(TALLOC_CTX *mem_ctx,
 {
 	struct iovec v = { .iov_base = buf, .iov_len = len };
 
-	return tstream_bsd_io_send(mem_ctx, ev, stream, &v, 1, true, true);
+	return tstream_bsd_io_send(mem_ctx, ev, stream, &v, 1, true, true,
+				   false);
 }
 
 static ssize_t tstream_bsd_read_some_recv(struct tevent_req *req,
 					  int *perrno)
 {
 	return tstream_bsd_io_recv(req, perrno);
+}
+
+static struct tevent_req *tstream_bsd_read_alloc_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream,
+					size_t max)
+{
+	struct iovec v = { .iov_base = tsocket_bsd_scratch, .iov_len = max };
+
+	if (v.iov_len > sizeof(tsocket_bsd_scratch)) {
+		v.iov_len = sizeof(tsocket_bsd_scratch);
+	}
+	return tstream_bsd_io_send(mem_ctx, ev, stream, &v, 1, true, true,
+				   true);
+}
+
+static ssize_t tstream_bsd_read_alloc_recv(struct tevent_req *req,
+					   int *perrno, TALLOC_CTX *mem_ctx,
+					   uint8_t **buf)
+{
+	struct tstream_bsd_io_state *state = tevent_req_data(req,
+					struct tstream_bsd_io_state);
+	uint8_t *got = talloc_move(mem_ctx, &state->alloc);
+	ssize_t n = tstream_bsd_io_recv(req, perrno);
+
+	if (n == -1) {
+		talloc_free(got);
+		return -1;
+	}
+	*buf = got;
+	return n;
 }
 
 static struct tevent_req *tstream_bsd_writev_send(TALLOC_CTX *mem_ctx,
@@ -274,7 +333,7 @@ static struct tevent_req *tstream_bsd_writev_send(TALLOC_CTX *mem_ctx,
 					size_t count)
 {
 	return tstream_bsd_io_send(mem_ctx, ev, stream, vector, count, false,
-				   false);
+				   false, false);
 }
 
 /* ---------------------------------------------------------------- disconnect */
@@ -350,6 +409,8 @@ static const struct tstream_context_ops tstream_bsd_ops = {
 	.shutdown_recv = tstream_bsd_disconnect_recv,
 	.read_some_send = tstream_bsd_read_some_send,
 	.read_some_recv = tstream_bsd_read_some_recv,
+	.read_alloc_send = tstream_bsd_read_alloc_send,
+	.read_alloc_recv = tstream_bsd_read_alloc_recv,
 };
 
 /* ---------------------------------------------------------------- settings */

@@ -169,6 +169,19 @@ struct tstream_context_ops {
 	ssize_t (*read_some_recv)(struct tevent_req *req, int *perrno);
 
 	/*
+	 * Optional (NULL: built from read_some, one byte first).  Read
+	 * between 1 and max bytes into a buffer of that size allocated
+	 * only once they are there (see tstream_read_some_alloc_send); the
+	 * recv moves it to mem_ctx.  Same slot rules as readv_send.
+	 */
+	struct tevent_req *(*read_alloc_send)(TALLOC_CTX *mem_ctx,
+					      struct tevent_context *ev,
+					      struct tstream_context *stream,
+					      size_t max);
+	ssize_t (*read_alloc_recv)(struct tevent_req *req, int *perrno,
+				   TALLOC_CTX *mem_ctx, uint8_t **buf);
+
+	/*
 	 * Optional: a description of the stream's last failure beyond its
 	 * errno (a TLS alert, say), or NULL.  See tstream_error_message().
 	 */

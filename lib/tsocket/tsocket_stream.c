@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sys/uio.h>
 #include "tsocket_internal.h"
 
@@ -100,6 +101,7 @@ struct tstream_io_state {
 	int (*recv_fn)(struct tevent_req *req, int *perrno);
 	struct tevent_req **slot;
 	int ret;
+	uint8_t *buf;		/* tstream_read_some_alloc only */
 };
 
 static int tstream_io_state_destructor(struct tstream_io_state *state)
@@ -560,4 +562,216 @@ struct tevent_req *tstream_read_some_send(TALLOC_CTX *mem_ctx,
 ssize_t tstream_read_some_recv(struct tevent_req *req, int *perrno)
 {
 	return tstream_io_recv(req, perrno);
+}
+
+/* ---------------------------------------------------------------- read_some_alloc */
+
+/*
+ * For backends without a read_alloc op: wait for one byte (no buffer
+ * yet), then take whatever else came with it into a buffer of that size.
+ */
+struct tstream_read_alloc_fallback_state {
+	struct tevent_context *ev;
+	struct tstream_context *stream;
+	size_t max, got;
+	uint8_t first;
+	uint8_t *buf;
+};
+
+static void tstream_read_alloc_fallback_first(struct tevent_req *subreq);
+static void tstream_read_alloc_fallback_rest(struct tevent_req *subreq);
+
+/* One read_some on the backend ops, whichever way it has it. */
+static struct tevent_req *tstream_backend_read_some_send(
+	TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+	struct tstream_context *stream, uint8_t *buf, size_t len)
+{
+	if (stream->ops->read_some_send != NULL) {
+		return stream->ops->read_some_send(mem_ctx, ev, stream, buf,
+						   len);
+	}
+	return tstream_read_some_fallback_send(mem_ctx, ev, stream, buf, len);
+}
+
+static ssize_t tstream_backend_read_some_recv(struct tstream_context *stream,
+					      struct tevent_req *subreq,
+					      int *perrno)
+{
+	if (stream->ops->read_some_recv != NULL) {
+		return stream->ops->read_some_recv(subreq, perrno);
+	}
+	return tstream_read_some_fallback_recv(subreq, perrno);
+}
+
+static struct tevent_req *tstream_read_alloc_fallback_send(
+	TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+	struct tstream_context *stream, size_t max)
+{
+	struct tevent_req *req, *subreq;
+	struct tstream_read_alloc_fallback_state *state;
+
+	req = tevent_req_create(mem_ctx, &state,
+				struct tstream_read_alloc_fallback_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->ev = ev;
+	state->stream = stream;
+	state->max = max;
+	subreq = tstream_backend_read_some_send(state, ev, stream,
+						&state->first, 1);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, tstream_read_alloc_fallback_first, req);
+	return req;
+}
+
+static void tstream_read_alloc_fallback_first(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tstream_read_alloc_fallback_state *state = tevent_req_data(req,
+				struct tstream_read_alloc_fallback_state);
+	ssize_t n, pending;
+	size_t size;
+	int err = 0;
+
+	n = tstream_backend_read_some_recv(state->stream, subreq, &err);
+	TALLOC_FREE(subreq);
+	if (n <= 0) {
+		tevent_req_error(req, n == 0 ? EIO : err);
+		return;
+	}
+	pending = state->stream->ops->pending_bytes(state->stream);
+	size = 1 + (pending > 0 ? (size_t)pending : 0);
+	if (size > state->max) {
+		size = state->max;
+	}
+	state->buf = talloc_size(state, size);
+	if (tevent_req_nomem(state->buf, req)) {
+		return;
+	}
+	state->buf[0] = state->first;
+	state->got = 1;
+	if (size == 1) {
+		tevent_req_done(req);
+		return;
+	}
+	subreq = tstream_backend_read_some_send(state, state->ev,
+						state->stream, state->buf + 1,
+						size - 1);
+	if (tevent_req_nomem(subreq, req)) {
+		return;
+	}
+	tevent_req_set_callback(subreq, tstream_read_alloc_fallback_rest, req);
+}
+
+static void tstream_read_alloc_fallback_rest(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tstream_read_alloc_fallback_state *state = tevent_req_data(req,
+				struct tstream_read_alloc_fallback_state);
+	int err = 0;
+	ssize_t n;
+
+	n = tstream_backend_read_some_recv(state->stream, subreq, &err);
+	TALLOC_FREE(subreq);
+	/* the first byte is there: an error comes again with the next read */
+	if (n > 0) {
+		state->got += (size_t)n;
+	}
+	if (state->got < talloc_get_size(state->buf)) {
+		state->buf = talloc_realloc(state, state->buf, uint8_t,
+					    state->got);
+	}
+	tevent_req_done(req);
+}
+
+static ssize_t tstream_read_alloc_fallback_recv(struct tevent_req *req,
+						int *perrno,
+						TALLOC_CTX *mem_ctx,
+						uint8_t **buf)
+{
+	struct tstream_read_alloc_fallback_state *state = tevent_req_data(req,
+				struct tstream_read_alloc_fallback_state);
+	ssize_t ret = -1;
+
+	if (!tsocket_req_is_error(req, perrno)) {
+		*buf = talloc_move(mem_ctx, &state->buf);
+		ret = (ssize_t)state->got;
+	}
+	tevent_req_received(req);
+	return ret;
+}
+
+static void tstream_read_alloc_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tstream_io_state *state = tevent_req_data(req,
+						struct tstream_io_state);
+	int err = 0;
+	ssize_t n;
+
+	if (state->ops->read_alloc_recv != NULL) {
+		n = state->ops->read_alloc_recv(subreq, &err, state,
+						&state->buf);
+	} else {
+		n = tstream_read_alloc_fallback_recv(subreq, &err, state,
+						     &state->buf);
+	}
+	TALLOC_FREE(subreq);
+	tstream_io_finish(req, (int)n, err);
+}
+
+struct tevent_req *tstream_read_some_alloc_send(TALLOC_CTX *mem_ctx,
+						struct tevent_context *ev,
+						struct tstream_context *stream,
+						size_t max)
+{
+	static uint8_t any;	/* the slot checks want a buffer */
+	struct iovec v = { .iov_base = &any, .iov_len = max };
+	struct tevent_req *req, *subreq;
+	void *state;
+	bool ok;
+
+	if (max > INT_MAX) {
+		max = INT_MAX;
+		v.iov_len = max;
+	}
+	req = tstream_io_create(mem_ctx, ev, stream, &stream->readv_req, &v, 1,
+				&ok);
+	if (!ok) {
+		return req;
+	}
+	state = _tevent_req_data(req);
+	if (stream->ops->read_alloc_send != NULL) {
+		subreq = stream->ops->read_alloc_send(state, ev, stream, max);
+	} else {
+		subreq = tstream_read_alloc_fallback_send(state, ev, stream,
+							  max);
+	}
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, tstream_read_alloc_done, req);
+	return req;
+}
+
+ssize_t tstream_read_some_alloc_recv(struct tevent_req *req, int *perrno,
+				     TALLOC_CTX *mem_ctx, uint8_t **buf)
+{
+	struct tstream_io_state *state = tevent_req_data(req,
+						struct tstream_io_state);
+	uint8_t *got = talloc_move(mem_ctx, &state->buf);
+	ssize_t n = tstream_io_recv(req, perrno);
+
+	if (n == -1) {
+		talloc_free(got);
+		return -1;
+	}
+	*buf = got;
+	return n;
 }
