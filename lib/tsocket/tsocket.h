@@ -197,6 +197,25 @@ struct tevent_req *tstream_read_some_send(TALLOC_CTX *mem_ctx,
 ssize_t tstream_read_some_recv(struct tevent_req *req, int *perrno);
 
 /*
+ * Watch the stream for the connection breaking, without reading: for an
+ * idle stream, or one whose reads are paused, whose peer may reset.  The
+ * request completes only with an error: the socket's error (ECONNRESET
+ * for a reset), ECONNRESET when the peer has shut down its sending side
+ * (as for writes: not with tstream_bsd_write_after_peer_eof), ENOTCONN
+ * when the stream is disconnected.  Data that arrives is left for the
+ * next read.  It runs beside a pending readv and writev; one monitor at
+ * a time (EBUSY); streams that cannot be watched fail with ENOTSUP.
+ * Free the request to stop watching.  Watching a socket whose data
+ * nobody reads costs one look a second, not a busy loop.
+ */
+struct tevent_req *tstream_monitor_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream);
+
+/* Result of tstream_monitor_send(): -1 and *perrno (see above). */
+int tstream_monitor_recv(struct tevent_req *req, int *perrno);
+
+/*
  * Beyond the tsocket guide: tstream_read_some into a buffer made for
  * what arrived.  Nothing is allocated while the request waits, so any
  * number of idle streams can wait at no cost in memory; the result is
@@ -401,6 +420,19 @@ int _tdgram_inet_udp_socket(const struct tsocket_address *local,
 	_tdgram_inet_udp_socket(local, remote, mem_ctx, dgram, __location__)
 
 /*
+ * An unconnected UDP socket bound to local (an IPv4 address) that may
+ * send to broadcast addresses (SO_BROADCAST).  EINVAL for anything but
+ * an IPv4 address.
+ */
+int _tdgram_inet_udp_broadcast_socket(const struct tsocket_address *local,
+				      TALLOC_CTX *mem_ctx,
+				      struct tdgram_context **dgram,
+				      const char *location);
+#define tdgram_inet_udp_broadcast_socket(local, mem_ctx, dgram) \
+	_tdgram_inet_udp_broadcast_socket(local, mem_ctx, dgram, \
+					  __location__)
+
+/*
  * A unix datagram socket bound to local (an empty path leaves it unbound)
  * and connected to remote when remote is not NULL.  The socket file that
  * binding creates is the caller's to remove.
@@ -422,6 +454,17 @@ int _tdgram_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
 				const char *location);
 #define tdgram_bsd_existing_socket(mem_ctx, fd, dgram) \
 	_tdgram_bsd_existing_socket(mem_ctx, fd, dgram, __location__)
+
+/*
+ * When on, every recvfrom tries recvfrom(2) at once, before waiting for
+ * the socket to be readable: for callers that know datagrams are
+ * queued.  Off (the default), a receive tries at once until one has had
+ * to wait, and after that waits for readability first: no recvfrom(2)
+ * is spent on EAGAIN, and other sockets get their turn between
+ * datagrams.  Returns the previous setting; false and no change for a
+ * context that is not a BSD socket.
+ */
+bool tdgram_bsd_optimize_recvfrom(struct tdgram_context *dgram, bool on);
 
 /*
  * Connect a TCP stream from local (an inet address, usually the "any"
@@ -510,6 +553,28 @@ int _tstream_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
  */
 bool tstream_bsd_write_after_peer_eof(struct tstream_context *stream,
 				      bool on);
+
+/*
+ * When on, every readv (and read_some) tries readv(2) at once, before
+ * waiting for the socket to be readable: for callers that know data is
+ * there (after tstream_pending_bytes, say).  Off (the default), a read
+ * tries at once unless the last one emptied the socket (got less than
+ * it asked for), and then waits for readability first: a conversation
+ * of small messages costs one read(2) per message, none spent on
+ * EAGAIN.  Returns the previous setting; false and no change for a
+ * stream that is not a BSD socket stream.
+ */
+bool tstream_bsd_optimize_readv(struct tstream_context *stream, bool on);
+
+/*
+ * When on, a read on a socket with a pending error (a reset) fails with
+ * that error at once, even while received data is still queued: a
+ * server that wants to stop serving a client that is gone.  Off (the
+ * default), queued data is read first.  Returns the previous setting;
+ * false and no change for a stream that is not a BSD socket stream.
+ */
+bool tstream_bsd_fail_readv_first_error(struct tstream_context *stream,
+					bool on);
 
 /* ------------------------------------------------------------------ */
 /* Beyond the guide: a stream over a pair of file descriptors         */

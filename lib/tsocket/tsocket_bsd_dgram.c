@@ -22,6 +22,7 @@ struct tdgram_bsd {
 	 * serves other sockets between datagrams even under a flood.
 	 */
 	bool wait_first;
+	bool optimize_recvfrom;	/* see tdgram_bsd_optimize_recvfrom() */
 };
 
 
@@ -153,7 +154,8 @@ static struct tevent_req *tdgram_bsd_recvfrom_send(TALLOC_CTX *mem_ctx,
 		return tevent_req_post(req, ev);
 	}
 	/* see wait_first */
-	err = bsd->wait_first ? EAGAIN : tdgram_bsd_recvfrom_try(state);
+	err = bsd->wait_first && !bsd->optimize_recvfrom
+	      ? EAGAIN : tdgram_bsd_recvfrom_try(state);
 	if (err == EAGAIN &&
 	    tsocket_bsd_fd_watch_read(bsd->bfd, ev,
 				      tdgram_bsd_recvfrom_readable,
@@ -378,10 +380,12 @@ static int tdgram_bsd_wrap(TALLOC_CTX *mem_ctx, int fd, int family,
  */
 static int tdgram_bsd_socket(const struct tsocket_address *local,
 			     const struct tsocket_address *remote,
-			     bool want_unix, TALLOC_CTX *mem_ctx,
+			     bool want_unix, bool broadcast,
+			     TALLOC_CTX *mem_ctx,
 			     struct tdgram_context **dgram,
 			     const char *location)
 {
+	int one = 1;
 	const struct tsocket_address_bsd *l = tsocket_address_bsd_data(local);
 	const struct tsocket_address_bsd *r = tsocket_address_bsd_data(remote);
 	int family, fd, saved;
@@ -393,9 +397,17 @@ static int tdgram_bsd_socket(const struct tsocket_address *local,
 		return -1;
 	}
 	family = l->u.sa.sa_family;
+	if (broadcast && family != AF_INET) {
+		errno = EINVAL;	/* only IPv4 has broadcasts */
+		return -1;
+	}
 	fd = tsocket_bsd_socket_bind(l, family, SOCK_DGRAM);
 	if (fd == -1) {
 		return -1;
+	}
+	if (broadcast && setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one,
+				    sizeof(one)) == -1) {
+		goto fail;
 	}
 	if (r != NULL && connect(fd, &r->u.sa, r->sa_socklen) == -1) {
 		goto fail;
@@ -417,7 +429,16 @@ int _tdgram_inet_udp_socket(const struct tsocket_address *local,
 			    struct tdgram_context **dgram,
 			    const char *location)
 {
-	return tdgram_bsd_socket(local, remote, false, mem_ctx, dgram,
+	return tdgram_bsd_socket(local, remote, false, false, mem_ctx, dgram,
+				 location);
+}
+
+int _tdgram_inet_udp_broadcast_socket(const struct tsocket_address *local,
+				      TALLOC_CTX *mem_ctx,
+				      struct tdgram_context **dgram,
+				      const char *location)
+{
+	return tdgram_bsd_socket(local, NULL, false, true, mem_ctx, dgram,
 				 location);
 }
 
@@ -427,7 +448,7 @@ int _tdgram_unix_socket(const struct tsocket_address *local,
 			struct tdgram_context **dgram,
 			const char *location)
 {
-	return tdgram_bsd_socket(local, remote, true, mem_ctx, dgram,
+	return tdgram_bsd_socket(local, remote, true, false, mem_ctx, dgram,
 				 location);
 }
 
@@ -447,4 +468,21 @@ int _tdgram_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
 		return -1;
 	}
 	return tdgram_bsd_wrap(mem_ctx, fd, ss.ss_family, dgram, location);
+}
+
+bool tdgram_bsd_optimize_recvfrom(struct tdgram_context *dgram, bool on)
+{
+	struct tdgram_bsd *bsd;
+	bool old;
+
+	if (dgram == NULL) {
+		return false;
+	}
+	bsd = talloc_get_type(_tdgram_context_data(dgram), struct tdgram_bsd);
+	if (bsd == NULL) {
+		return false;
+	}
+	old = bsd->optimize_recvfrom;
+	bsd->optimize_recvfrom = on;
+	return old;
 }

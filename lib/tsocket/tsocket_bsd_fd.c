@@ -80,6 +80,7 @@ void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd)
 	tsocket_bsd_fd_leave_loop(bfd);
 	bfd->on_readable = NULL;
 	bfd->on_writable = NULL;
+	bfd->on_monitor = NULL;
 	if (bfd->fd != -1) {
 		close(bfd->fd);
 		bfd->fd = -1;
@@ -100,13 +101,18 @@ static void tsocket_bsd_fd_recheck_due(struct tevent_context *ev,
 	struct tsocket_bsd_fd *bfd = private_data;
 
 	bfd->recheck = NULL;
-	/* the writer asks for the next look if it still cannot go on */
-	tsocket_bsd_fd_call_writer(bfd, true);
+	/* each asks for the next look if it still cannot tell */
+	if (bfd->on_writable != NULL) {
+		tsocket_bsd_fd_call_writer(bfd, true);
+	} else if (bfd->on_monitor != NULL) {
+		bfd->on_monitor(bfd->monitor_private);
+	}
 }
 
 int tsocket_bsd_fd_writer_recheck(struct tsocket_bsd_fd *bfd)
 {
-	if (bfd->on_writable == NULL || bfd->ev == NULL) {
+	if ((bfd->on_writable == NULL && bfd->on_monitor == NULL) ||
+	    bfd->ev == NULL) {
 		return 0;
 	}
 	if (bfd->recheck == NULL) {
@@ -172,6 +178,10 @@ static void tsocket_bsd_fd_handler(struct tevent_context *ev,
 		tsocket_bsd_fd_call_writer(bfd, true);
 		return;
 	}
+	if (bfd->on_monitor != NULL) {
+		bfd->on_monitor(bfd->monitor_private);
+		return;
+	}
 	/* interest left armed after the last read: drop it now */
 	tevent_fd_set_flags(bfd->fde, 0);
 }
@@ -182,7 +192,7 @@ static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 {
 	uint16_t flags = 0;
 
-	if (bfd->on_writable == NULL) {
+	if (bfd->on_writable == NULL && bfd->on_monitor == NULL) {
 		TALLOC_FREE(bfd->recheck);
 	}
 	if (bfd->on_readable != NULL) {
@@ -191,9 +201,10 @@ static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 	}
 	if (bfd->on_writable != NULL) {
 		flags |= TEVENT_FD_WRITE;
-		if (bfd->recheck == NULL) {
-			flags |= TEVENT_FD_READ;	/* for errors */
-		}
+	}
+	if ((bfd->on_writable != NULL || bfd->on_monitor != NULL) &&
+	    bfd->recheck == NULL) {
+		flags |= TEVENT_FD_READ;	/* for errors */
 	}
 	if (bfd->fde != NULL && ev != NULL && ev != bfd->ev) {
 		/* a request on another loop */
@@ -260,6 +271,20 @@ int tsocket_bsd_fd_watch_write(struct tsocket_bsd_fd *bfd,
 	bfd->writable_private = private_data;
 	if (tsocket_bsd_fd_update(bfd, ev) == -1) {
 		bfd->on_writable = NULL;	/* its request fails */
+		return -1;
+	}
+	return 0;
+}
+
+int tsocket_bsd_fd_watch_monitor(struct tsocket_bsd_fd *bfd,
+				 struct tevent_context *ev,
+				 tsocket_bsd_fd_handler_t handler,
+				 void *private_data)
+{
+	bfd->on_monitor = handler;
+	bfd->monitor_private = private_data;
+	if (tsocket_bsd_fd_update(bfd, ev) == -1) {
+		bfd->on_monitor = NULL;	/* its request fails */
 		return -1;
 	}
 	return 0;

@@ -67,6 +67,9 @@ struct tsocket_bsd_fd {
 	tsocket_bsd_fd_handler_t on_writable;
 	void *writable_private;
 	bool by_read;		/* this call of on_writable: see above */
+	/* tstream_monitor: called like a writer woken by_read */
+	tsocket_bsd_fd_handler_t on_monitor;
+	void *monitor_private;
 	struct tevent_timer *recheck;	/* see tsocket_bsd_fd_writer_recheck */
 };
 
@@ -86,7 +89,19 @@ int tsocket_bsd_fd_watch_write(struct tsocket_bsd_fd *bfd,
 			       tsocket_bsd_fd_handler_t handler,
 			       void *private_data);
 
-/* The waiting writer cannot go on: see above.  0 or -1/errno. */
+/*
+ * Call handler(private_data) when the socket may have failed, like a
+ * writer woken by_read (a monitor: no writer waits, nobody reads).
+ */
+int tsocket_bsd_fd_watch_monitor(struct tsocket_bsd_fd *bfd,
+				 struct tevent_context *ev,
+				 tsocket_bsd_fd_handler_t handler,
+				 void *private_data);
+
+/*
+ * The waiting writer (or the monitor) found nothing wrong, only bytes
+ * nobody reads: see above.  0 or -1/errno.
+ */
 int tsocket_bsd_fd_writer_recheck(struct tsocket_bsd_fd *bfd);
 
 /*

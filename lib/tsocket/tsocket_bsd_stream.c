@@ -25,6 +25,10 @@ struct tstream_bsd {
 	bool drained;
 	/* see tstream_bsd_write_after_peer_eof() */
 	bool write_after_peer_eof;
+	/* see tstream_bsd_optimize_readv() */
+	bool optimize_readv;
+	/* see tstream_bsd_fail_readv_first_error() */
+	bool fail_readv_first_error;
 };
 
 static ssize_t tstream_bsd_pending_bytes(struct tstream_context *stream)
@@ -82,6 +86,17 @@ static int tstream_bsd_io_advance(struct tstream_bsd_io_state *state,
 static int tstream_bsd_readv_try(struct tstream_bsd_io_state *state)
 {
 	ssize_t n;
+
+	if (state->bsd->fail_readv_first_error) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		/* a reset fails the read even before data still queued */
+		if (getsockopt(state->bsd->bfd->fd, SOL_SOCKET, SO_ERROR,
+			       &err, &len) == 0 && err != 0) {
+			return err;
+		}
+	}
 
 	for (;;) {
 		size_t want = 0, i;
@@ -240,7 +255,8 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 	 * Try at once: buffer space is usually there already, and data
 	 * too, unless the last read emptied the socket.
 	 */
-	err = reading && bsd->drained ? EAGAIN : state->try_io(state);
+	err = reading && bsd->drained && !bsd->optimize_readv
+	      ? EAGAIN : state->try_io(state);
 	if (err == EAGAIN &&
 	    state->watch(bsd->bfd, ev, tstream_bsd_io_ready, req) == 0) {
 		talloc_set_destructor(state, tstream_bsd_io_destructor);
@@ -336,6 +352,74 @@ static struct tevent_req *tstream_bsd_writev_send(TALLOC_CTX *mem_ctx,
 				   false, false);
 }
 
+/* ---------------------------------------------------------------- monitor */
+
+struct tstream_bsd_monitor_state {
+	struct tstream_bsd *bsd;
+};
+
+static int tstream_bsd_monitor_destructor(struct tstream_bsd_monitor_state *s)
+{
+	tsocket_bsd_fd_watch_monitor(s->bsd->bfd, NULL, NULL, NULL);
+	return 0;
+}
+
+/* Readable with nobody reading, or a second gone by: anything wrong? */
+static void tstream_bsd_monitor_look(void *private_data)
+{
+	struct tevent_req *req = private_data;
+	struct tstream_bsd_monitor_state *state = tevent_req_data(req,
+					struct tstream_bsd_monitor_state);
+	struct tstream_bsd *bsd = state->bsd;
+	int err;
+
+	err = tsocket_bsd_fd_peer_state(bsd->bfd,
+			bsd->write_after_peer_eof ? 0 : ECONNRESET);
+	if (err == 0) {
+		/* bytes nobody reads yet: look again in a while */
+		if (tsocket_bsd_fd_writer_recheck(bsd->bfd) == 0) {
+			return;
+		}
+		err = errno;
+	}
+	tsocket_bsd_fd_watch_monitor(bsd->bfd, NULL, NULL, NULL);
+	talloc_set_destructor(state, NULL);
+	tevent_req_error(req, err);
+}
+
+static struct tevent_req *tstream_bsd_monitor_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream)
+{
+	struct tstream_bsd *bsd = tstream_context_data(stream,
+						       struct tstream_bsd);
+	struct tevent_req *req;
+	struct tstream_bsd_monitor_state *state;
+
+	req = tevent_req_create(mem_ctx, &state,
+				struct tstream_bsd_monitor_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->bsd = bsd;
+	if (bsd->bfd->fd == -1) {
+		tevent_req_error(req, ENOTCONN);
+		return tevent_req_post(req, ev);
+	}
+	if (tsocket_bsd_fd_watch_monitor(bsd->bfd, ev,
+					 tstream_bsd_monitor_look, req) == -1) {
+		tevent_req_error(req, errno);
+		return tevent_req_post(req, ev);
+	}
+	talloc_set_destructor(state, tstream_bsd_monitor_destructor);
+	return req;
+}
+
+static int tstream_bsd_monitor_recv(struct tevent_req *req, int *perrno)
+{
+	return tsocket_req_simple_recv(req, perrno);
+}
+
 /* ---------------------------------------------------------------- disconnect */
 
 struct tstream_bsd_disconnect_state {
@@ -411,6 +495,8 @@ static const struct tstream_context_ops tstream_bsd_ops = {
 	.read_some_recv = tstream_bsd_read_some_recv,
 	.read_alloc_send = tstream_bsd_read_alloc_send,
 	.read_alloc_recv = tstream_bsd_read_alloc_recv,
+	.monitor_send = tstream_bsd_monitor_send,
+	.monitor_recv = tstream_bsd_monitor_recv,
 };
 
 /* ---------------------------------------------------------------- settings */
@@ -436,6 +522,33 @@ bool tstream_bsd_write_after_peer_eof(struct tstream_context *stream,
 	}
 	old = bsd->write_after_peer_eof;
 	bsd->write_after_peer_eof = on;
+	return old;
+}
+
+bool tstream_bsd_optimize_readv(struct tstream_context *stream, bool on)
+{
+	struct tstream_bsd *bsd = tstream_bsd_of(stream);
+	bool old;
+
+	if (bsd == NULL) {
+		return false;
+	}
+	old = bsd->optimize_readv;
+	bsd->optimize_readv = on;
+	return old;
+}
+
+bool tstream_bsd_fail_readv_first_error(struct tstream_context *stream,
+					bool on)
+{
+	struct tstream_bsd *bsd = tstream_bsd_of(stream);
+	bool old;
+
+	if (bsd == NULL) {
+		return false;
+	}
+	old = bsd->fail_readv_first_error;
+	bsd->fail_readv_first_error = on;
 	return old;
 }
 

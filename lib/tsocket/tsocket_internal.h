@@ -182,6 +182,17 @@ struct tstream_context_ops {
 				   TALLOC_CTX *mem_ctx, uint8_t **buf);
 
 	/*
+	 * Optional (NULL: tstream_monitor fails with ENOTSUP).  Complete,
+	 * with an error, when the connection breaks (see
+	 * tstream_monitor_send), without reading anything.  Runs beside a
+	 * readv and a writev; freeing the request stops the watch.
+	 */
+	struct tevent_req *(*monitor_send)(TALLOC_CTX *mem_ctx,
+					   struct tevent_context *ev,
+					   struct tstream_context *stream);
+	int (*monitor_recv)(struct tevent_req *req, int *perrno);
+
+	/*
 	 * Optional: a description of the stream's last failure beyond its
 	 * errno (a TLS alert, say), or NULL.  See tstream_error_message().
 	 */

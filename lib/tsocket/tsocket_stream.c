@@ -23,6 +23,7 @@ struct tstream_context {
 	struct tevent_req *readv_req;
 	struct tevent_req *writev_req;
 	struct tevent_req *control_req;	/* a disconnect or a shutdown */
+	struct tevent_req *monitor_req;
 	bool write_shut;	/* tstream_shutdown started: writes EPIPE */
 	bool disconnecting;	/* tstream_disconnect started: no more I/O */
 };
@@ -38,6 +39,9 @@ static int tstream_context_destructor(struct tstream_context *stream)
 	}
 	if (stream->control_req != NULL) {
 		tevent_req_received(stream->control_req);
+	}
+	if (stream->monitor_req != NULL) {
+		tevent_req_received(stream->monitor_req);
 	}
 	return 0;
 }
@@ -102,6 +106,7 @@ struct tstream_io_state {
 	struct tevent_req **slot;
 	int ret;
 	uint8_t *buf;		/* tstream_read_some_alloc only */
+	struct tevent_req *backend;	/* tstream_monitor only */
 };
 
 static int tstream_io_state_destructor(struct tstream_io_state *state)
@@ -334,6 +339,9 @@ static void tstream_control_done(struct tevent_req *subreq)
 	tstream_io_finish(req, ret, err);
 }
 
+static void tstream_monitor_end(struct tstream_context *stream,
+				struct tevent_context *ev, int err);
+
 struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
 					   struct tevent_context *ev,
 					   struct tstream_context *stream)
@@ -351,6 +359,7 @@ struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
 	state = tevent_req_data(req, struct tstream_io_state);
 	state->recv_fn = stream->ops->disconnect_recv;
 	stream->disconnecting = true;
+	tstream_monitor_end(stream, ev, ENOTCONN);
 	subreq = stream->ops->disconnect_send(state, ev, stream);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
@@ -774,4 +783,71 @@ ssize_t tstream_read_some_alloc_recv(struct tevent_req *req, int *perrno,
 	}
 	*buf = got;
 	return n;
+}
+
+/* ---------------------------------------------------------------- monitor */
+
+static void tstream_monitor_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tstream_io_state *state = tevent_req_data(req,
+						struct tstream_io_state);
+	int err = 0;
+	int ret;
+
+	ret = state->ops->monitor_recv(subreq, &err);
+	TALLOC_FREE(subreq);
+	state->backend = NULL;
+	tstream_io_finish(req, ret == -1 ? -1 : 0, err);
+}
+
+/* A disconnect ends the watch: the stream is going away on purpose. */
+static void tstream_monitor_end(struct tstream_context *stream,
+				struct tevent_context *ev, int err)
+{
+	struct tevent_req *req = stream->monitor_req;
+	struct tstream_io_state *state;
+
+	if (req == NULL) {
+		return;
+	}
+	state = tevent_req_data(req, struct tstream_io_state);
+	TALLOC_FREE(state->backend);
+	/* its callback runs later, not inside tstream_disconnect_send */
+	tevent_req_defer_callback(req, ev);
+	tstream_io_finish(req, -1, err);
+}
+
+struct tevent_req *tstream_monitor_send(TALLOC_CTX *mem_ctx,
+					struct tevent_context *ev,
+					struct tstream_context *stream)
+{
+	static uint8_t any;	/* the slot checks want a buffer */
+	struct iovec v = { .iov_base = &any, .iov_len = 1 };
+	struct tstream_io_state *state;
+	struct tevent_req *req;
+	bool ok;
+
+	req = tstream_io_create(mem_ctx, ev, stream, &stream->monitor_req,
+				&v, 1, &ok);
+	if (!ok) {
+		return req;
+	}
+	state = tevent_req_data(req, struct tstream_io_state);
+	if (stream->ops->monitor_send == NULL) {
+		tstream_io_finish(req, -1, ENOTSUP);
+		return tevent_req_post(req, ev);
+	}
+	state->backend = stream->ops->monitor_send(state, ev, stream);
+	if (tevent_req_nomem(state->backend, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(state->backend, tstream_monitor_done, req);
+	return req;
+}
+
+int tstream_monitor_recv(struct tevent_req *req, int *perrno)
+{
+	return tstream_io_recv(req, perrno) == -1 ? -1 : 0;
 }

@@ -809,6 +809,50 @@ static void tls_handshake_finish(struct tevent_req *req, int ret)
 	tevent_req_done(req);
 }
 
+/* ---------------------------------------------------------------- monitor */
+
+/* The TLS stream breaks when its plain stream does: watch that. */
+static void tls_monitor_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	int err = 0;
+
+	if (tstream_monitor_recv(subreq, &err) == -1) {
+		TALLOC_FREE(subreq);
+		tevent_req_error(req, err);
+		return;
+	}
+	TALLOC_FREE(subreq);
+	tevent_req_done(req);
+}
+
+static struct tevent_req *tls_monitor_send(TALLOC_CTX *mem_ctx,
+					   struct tevent_context *ev,
+					   struct tstream_context *stream)
+{
+	struct tstream_tls *tls = tstream_context_data(stream,
+						       struct tstream_tls);
+	struct tevent_req *req, *subreq;
+	int *state;
+
+	req = tevent_req_create(mem_ctx, &state, int);
+	if (req == NULL) {
+		return NULL;
+	}
+	subreq = tstream_monitor_send(state, ev, tls->plain);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, tls_monitor_done, req);
+	return req;
+}
+
+static int tls_monitor_recv(struct tevent_req *req, int *perrno)
+{
+	return tsocket_req_simple_recv(req, perrno);
+}
+
 static const struct tstream_context_ops tstream_tls_ops;
 
 static int tls_destructor(struct tstream_tls *tls)
@@ -1390,5 +1434,7 @@ static const struct tstream_context_ops tstream_tls_ops = {
 	.shutdown_recv = tls_close_recv,
 	.read_some_send = tls_read_some_send,
 	.read_some_recv = tls_read_some_recv,
+	.monitor_send = tls_monitor_send,
+	.monitor_recv = tls_monitor_recv,
 	.error_message = tls_error_message,
 };
