@@ -253,6 +253,66 @@ EOF
 	[ "$output" = "late reply to via unix" ]
 }
 
+@test "relay tcp->tcp half-close: a client that reads a 32 MiB reply only once the relay is stalled gets all of it" {
+	# the server reads the request to EOF, then sends 32 MiB (more than
+	# every socket buffer on the way holds); when its socket is full
+	# (the client does not read yet, the relay waits on it) it says
+	# "stalled" in a file, then sends the rest
+	py_bg big "$TMP/stalled" <<'EOF2'
+import hashlib, os, select, socket, sys
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(4)
+print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1],
+      file=sys.stderr, flush=True)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(10)
+while c.recv(65536):
+    pass
+reply = os.urandom(32 << 20)
+print(hashlib.sha256(reply).hexdigest(), flush=True)
+c.setblocking(False)
+sent = 0
+while sent < len(reply):
+    try:
+        sent += c.send(reply[sent:])
+    except BlockingIOError:
+        open(sys.argv[1], 'w').close()      # stalled: tell the client
+        if not select.select([], [c], [], 20)[1]:
+            sys.exit('never writable again')
+c.close()
+EOF2
+	start_tsock relay relay tcp:127.0.0.1:0 "tcp:127.0.0.1:$PORT_big"
+
+	run run_bounded 30 "$PY" - "$PORT_relay" "$TMP/stalled" 3>&- <<'EOF2'
+import hashlib, os, socket, sys, time
+c = socket.socket()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+c.settimeout(20)
+c.connect(('127.0.0.1', int(sys.argv[1])))
+c.sendall(b'send me a lot')
+c.shutdown(socket.SHUT_WR)
+for i in range(1000):              # bounded: 20 s
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.02)
+else:
+    sys.exit('the server never stalled')
+got = b''
+while True:
+    d = c.recv(1 << 20)
+    if not d:
+        break
+    got += d
+print(len(got), hashlib.sha256(got).hexdigest())
+EOF2
+	echo "$output"
+	cat "$TMP/relay.err"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$((32 << 20)) $(head -1 "$TMP/big.out")" ]
+}
+
 @test "relay tcp->tcp half-close from the server: the client still sends after the server's EOF" {
 	# the server greets, half-closes at once, then reads to EOF and
 	# prints how much it got and its sha256
