@@ -76,6 +76,12 @@ struct relay {
 	struct tevent_timer *write_grace;
 	relay_done_fn fn;
 	void *private_data;
+	/*
+	 * Each stream channel is watched for its peer resetting, so a
+	 * direction paused by a slow sink (not reading its source) still
+	 * notices its source going away at once.
+	 */
+	struct tevent_req *monitor[2];
 };
 
 static void pump_read(struct pump *p);
@@ -157,6 +163,8 @@ static void relay_finish(struct relay *r, int err, const char *message)
 	r->finished = true;
 	TALLOC_FREE(r->pumps[0].req);
 	TALLOC_FREE(r->pumps[1].req);
+	TALLOC_FREE(r->monitor[0]);
+	TALLOC_FREE(r->monitor[1]);
 	TALLOC_FREE(r->timer);
 	TALLOC_FREE(r->write_grace);
 	log_verbose("closed %s <-> %s: %llu bytes sent, %llu received",
@@ -617,6 +625,37 @@ static int pump_init(struct relay *r, struct pump *p, struct channel *src,
 	return 0;
 }
 
+/* A watched channel broke (see struct relay): the relay ends with it. */
+static void relay_monitor_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	struct relay *r = p->relay;
+	int i = p == &r->pumps[0] ? 0 : 1;
+	int err = 0;
+
+	r->monitor[i] = NULL;
+	tstream_monitor_recv(subreq, &err);
+	talloc_free(subreq);
+	if (err == EPIPE || err == ENOTSUP) {
+		return;	/* a clean end: the pumps see it themselves */
+	}
+	log_verbose("%s: gone while not being read", p->src->name);
+	pump_fail(p, p->src, err);
+}
+
+static void relay_monitor(struct relay *r, int i)
+{
+	struct pump *p = &r->pumps[i];
+
+	if (p->src->stream == NULL || p->src->is_stdio) {
+		return;
+	}
+	r->monitor[i] = tstream_monitor_send(r, r->ev, p->src->stream);
+	if (r->monitor[i] != NULL) {
+		tevent_req_set_callback(r->monitor[i], relay_monitor_done, p);
+	}
+}
+
 struct relay *relay_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 			  struct channel *a, struct channel *b,
 			  const struct relay_opts *opts,
@@ -638,6 +677,8 @@ struct relay *relay_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 		return NULL;
 	}
 	relay_arm_timer(r);
+	relay_monitor(r, 0);
+	relay_monitor(r, 1);
 	r->starting = true;
 	pump_read(&r->pumps[0]);
 	pump_read(&r->pumps[1]);

@@ -138,12 +138,15 @@ int tsocket_bsd_fd_peer_state(const struct tsocket_bsd_fd *bfd,
 	if (poll(&pfd, 1, 0) <= 0) {
 		return 0;
 	}
-	if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+	if (pfd.revents & (POLLERR | POLLNVAL)) {
 		if (getsockopt(bfd->fd, SOL_SOCKET, SO_ERROR, &err,
 			       &len) == -1 || err == 0) {
 			err = (pfd.revents & POLLNVAL) ? EBADF : ECONNRESET;
 		}
 		return err;
+	}
+	if (pfd.revents & POLLHUP) {
+		return EPIPE;	/* both directions are shut: nothing to send to */
 	}
 	if (pfd.revents & POLLRDHUP) {
 		return peer_eof_errno;
@@ -211,9 +214,14 @@ static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 		tsocket_bsd_fd_leave_loop(bfd);
 	}
 	if (flags == 0) {
-		/* keep reading armed for the next read (see the header) */
-		if (bfd->fde != NULL &&
-		    (tevent_fd_get_flags(bfd->fde) & TEVENT_FD_WRITE)) {
+		if (bfd->fde == NULL) {
+			return 0;
+		}
+		if (bfd->recheck != NULL) {
+			/* a monitor looks once a second: nothing to watch */
+			tevent_fd_set_flags(bfd->fde, 0);
+		} else if (tevent_fd_get_flags(bfd->fde) & TEVENT_FD_WRITE) {
+			/* keep reading armed for the next read (see above) */
 			tevent_fd_set_flags(bfd->fde, TEVENT_FD_READ);
 		}
 		return 0;

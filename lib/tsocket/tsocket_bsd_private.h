@@ -106,9 +106,10 @@ int tsocket_bsd_fd_writer_recheck(struct tsocket_bsd_fd *bfd);
 
 /*
  * What a writer that cannot write finds at the other end, without
- * reading: 0 (nothing wrong: bytes nobody reads, or nothing), an errno
- * for a failed socket, or, if the peer has shut down its sending side
- * (its end of stream is waiting, RDHUP), peer_eof_errno.
+ * reading: 0 (nothing wrong: bytes nobody reads, or nothing), the
+ * socket's error (ECONNRESET for a reset), EPIPE when both directions
+ * are shut, or, if the peer has shut down its sending side (its end of
+ * stream is waiting, RDHUP), peer_eof_errno.
  */
 int tsocket_bsd_fd_peer_state(const struct tsocket_bsd_fd *bfd,
 			      int peer_eof_errno);

@@ -729,12 +729,11 @@ EOF
 	# stopped reading, so it is not reading from the client: the reset
 	# must still end the relay instead of holding two sockets until the
 	# backend moves
-	skip "known limit: tevent 0.14 reports socket errors only to readers, and reading the client here would read ahead of the stalled backend; -i bounds such relays"
 	backend back
 	start_tsock relay relay tcp:127.0.0.1:0 "$ADDR_back"
 	idle_fds=$(fd_count "$PID_relay")
 
-	drive 20 "$LISTEN_relay" <<'EOF'
+	drive 20 "$LISTEN_relay" "$TMP/back.out" <<'EOF'
 import os, sys, threading, time, faults
 addr = sys.argv[1]
 good = faults.Good(addr, os.urandom(2 << 20)).start_and_wait()
@@ -746,15 +745,22 @@ def send():
     except OSError:
         pass
 threading.Thread(target=send, daemon=True).start()
-time.sleep(0.5)
+# the backend has the request and reads no more (bounded: 10 s) ...
+for i in range(500):
+    if 'mode STAL' in open(sys.argv[2]).read():
+        break
+    time.sleep(0.02)
+else:
+    sys.exit('the backend never got the request')
+time.sleep(0.5)     # ... and the buffers on the way fill up
 faults.rst_close(bad)
 good.finish()
 EOF
 	[ "$status" -eq 0 ]
 	badport=$(sed -n 's/^bad client port //p' <<<"$output")
-	grep -q 'mode STAL' "$TMP/back.out"
+	wait_for_line "$TMP/back.out" 'mode STAL' 10
 	fresh_roundtrip "$LISTEN_relay"
-	wait_for_line "$TMP/relay.err" "tcp:127.0.0.1:$badport: Connection reset by peer" 2
+	wait_for_line "$TMP/relay.err" "tcp:127.0.0.1:$badport: Connection reset by peer" 10
 	wait_fds "$PID_relay" "$idle_fds"
 }
 
