@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <string.h>
+#include "bridge.h"
 #include "commands.h"
 #include "listener.h"
 #include "log.h"
@@ -427,6 +428,33 @@ static bool run_listen(struct run *run, const struct endpoint *ep,
 	return true;
 }
 
+/*
+ * Framed datagrams to a stream back end: requests answered over a pool
+ * of connections (bridge.c) rather than a connection per peer.
+ */
+static void run_bridge(struct run *run, const struct endpoint *front,
+		       const struct endpoint *back)
+{
+	const struct tsock_options *opts = run->opts;
+	struct bridge_opts bo = {
+		.frame = run->relay_opts.frame,
+		.back = back,
+		.tls = run->tls_client,
+		.connect_timeout_ms = opts->connect_timeout_ms,
+		.reply_ms = opts->relay.idle_timeout_ms,
+		.idle_ms = opts->session_idle_ms,
+		.pool = opts->pool,
+		.hexdump = opts->relay.hexdump,
+	};
+	struct channel *sock;
+	char *error = NULL;
+
+	sock = listener_bind_dgram(run, front, &error);
+	if (sock == NULL || bridge_create(run, run->ev, sock, &bo) == NULL) {
+		run_fail(run, error != NULL ? error : "out of memory");
+	}
+}
+
 int cmd_relay(const struct tsock_options *opts, const struct endpoint *front,
 	      const struct endpoint *back)
 {
@@ -441,7 +469,13 @@ int cmd_relay(const struct tsock_options *opts, const struct endpoint *front,
 		return TSOCK_EXIT_FAILURE;
 	}
 	run->back = back;
-	if (run_setup_tls(run, back, front)) {
+	if (!run_setup_tls(run, back, front)) {
+		return run_loop(run);
+	}
+	if (opts->have_frame && !endpoint_is_stream(front) &&
+	    endpoint_is_stream(back)) {
+		run_bridge(run, front, back);
+	} else {
 		run_listen(run, front, opts->max_sessions, relay_new_client);
 	}
 	return run_loop(run);

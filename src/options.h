@@ -16,6 +16,8 @@
 #define TSOCK_LINGER_MS 1000
 #define TSOCK_MAX_CONNS 10000
 #define TSOCK_MAX_SESSIONS 1000
+/* Back end connections of a datagram-to-stream bridge (bridge.c). */
+#define TSOCK_POOL 8
 /* A client that does not finish its TLS handshake in time is dropped. */
 #define TSOCK_HANDSHAKE_MS (10 * 1000)
 
@@ -25,6 +27,7 @@ struct tsock_options {
 	int connect_timeout_ms;	/* -w: 0 for none */
 	unsigned max_conns;
 	unsigned max_sessions;
+	unsigned pool;		/* --pool */
 	bool have_frame;
 	struct tframe_spec frame;
 	struct relay_opts relay;	/* idle timeout, linger, hexdump */

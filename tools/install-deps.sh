@@ -6,7 +6,8 @@ set -e
 packages="build-essential autoconf automake pkg-config
 	libtalloc-dev libtevent-dev libpopt-dev libcmocka-dev
 	libgnutls28-dev gnutls-bin openssl
-	bats socat netcat-openbsd python3 valgrind groff-base"
+	bats socat netcat-openbsd python3 valgrind groff-base
+	dnsmasq-base bind9-dnsutils"
 
 missing=""
 for p in $packages; do

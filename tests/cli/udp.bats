@@ -279,8 +279,9 @@ EOF
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = ok ]
-	# one TCP connection per UDP peer
-	[ "$(grep -c '^accepted ' "$TMP/back.out")" -eq 2 ]
+	# pooled connections: never more than requests at once (two here)
+	[ "$(grep -c '^accepted ' "$TMP/back.out")" -ge 1 ]
+	[ "$(grep -c '^accepted ' "$TMP/back.out")" -le 2 ]
 	! grep -q 'EOF inside a PDU' "$TMP/back.err"
 	kill -0 "$PID_relay"
 }
