@@ -50,7 +50,7 @@ start_server() {
 	SRV_TREE=
 	case $kind in
 	tsock-echo)
-		bg_start "$kind-$run" "$TSOCK" udp-echo udp:127.0.0.1:0
+		bg_start "$kind-$run" "$TSOCK" udp-echo --max-rate 0 udp:127.0.0.1:0
 		SRV_PID=$LAST_PID
 		wait_ready "$kind-$run"
 		SRV_PORT=$READY_PORT
@@ -141,7 +141,7 @@ measure socat-echo-64 1 "$WINDOW"
 note "echo: socat UDP-LISTEN PIPE (default -b 8192)"
 measure socat-echo 1 "$WINDOW"
 
-bg_start backend-echo "$TSOCK" udp-echo udp:127.0.0.1:0
+bg_start backend-echo "$TSOCK" udp-echo --max-rate 0 udp:127.0.0.1:0
 wait_ready backend-echo
 ECHO_PORT=$READY_PORT
 note "relay: tsock relay udp -> udp, $PEERS peers"

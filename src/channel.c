@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -331,4 +333,40 @@ struct channel *channel_open_recv(struct tevent_req *req,
 		return NULL;
 	}
 	return talloc_steal(mem_ctx, state->chan);
+}
+
+bool channel_is_own_address(const struct channel *chan,
+			    const struct sockaddr_storage *ss, socklen_t len)
+{
+	const struct sockaddr_storage *me = &chan->local;
+
+	if (chan->local_len == 0 || ss->ss_family != me->ss_family) {
+		return false;
+	}
+	if (me->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)me;
+		const struct sockaddr_in *b = (const struct sockaddr_in *)ss;
+
+		return a->sin_port == b->sin_port &&
+		       (a->sin_addr.s_addr == htonl(INADDR_ANY) ||
+			a->sin_addr.s_addr == b->sin_addr.s_addr);
+	}
+	if (me->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)me;
+		const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)ss;
+
+		return a->sin6_port == b->sin6_port &&
+		       (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) ||
+			IN6_ARE_ADDR_EQUAL(&a->sin6_addr, &b->sin6_addr));
+	}
+	if (me->ss_family == AF_UNIX) {
+		const struct sockaddr_un *a = (const struct sockaddr_un *)me;
+		const struct sockaddr_un *b = (const struct sockaddr_un *)ss;
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+
+		/* unbound or unnamed: no address to compare */
+		return chan->local_len > off + 1 && len == chan->local_len &&
+		       memcmp(a->sun_path, b->sun_path, len - off) == 0;
+	}
+	return false;
 }

@@ -17,6 +17,9 @@ struct channel {
 	struct tstream_context *stream;	/* a stream endpoint, or */
 	struct tdgram_context *dgram;	/* a datagram endpoint */
 	bool is_stdio;
+	/* a bound datagram socket's own address (listener_bind_dgram) */
+	struct sockaddr_storage local;
+	socklen_t local_len;
 };
 
 /*
@@ -41,6 +44,15 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 /* The channel on mem_ctx, or NULL with *error (on mem_ctx) set. */
 struct channel *channel_open_recv(struct tevent_req *req,
 				  TALLOC_CTX *mem_ctx, char **error);
+
+/*
+ * True if ss is the channel's own bound address (see struct channel):
+ * the same port, and the same address or a wildcard one; the same path
+ * for unix sockets.  A datagram "from" there is one we sent ourselves,
+ * or one spoofed to make us answer ourselves.
+ */
+bool channel_is_own_address(const struct channel *chan,
+			    const struct sockaddr_storage *ss, socklen_t len);
 
 /* "tcp:1.2.3.4:80", "tcp:[::1]:80", "unix:/p" for a tsocket address. */
 char *channel_address_name(TALLOC_CTX *mem_ctx, const char *kind,

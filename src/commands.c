@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "listener.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "tls_glue.h"
 #include "udp_front.h"
@@ -420,8 +421,10 @@ static bool run_listen(struct run *run, const struct endpoint *ep,
 	}
 	sock = listener_bind_dgram(run, ep, &error);
 	if (sock == NULL ||
-	    udp_front_create(run, run->ev, sock, max_sessions, fn,
-			     run) == NULL) {
+	    udp_front_create(run, run->ev, sock, max_sessions,
+			     run->opts->max_rate > 0
+			     ? (unsigned)run->opts->max_rate : 0,
+			     fn, run) == NULL) {
 		run_fail(run, error != NULL ? error : "out of memory");
 		return false;
 	}
@@ -555,6 +558,7 @@ int cmd_listen(const struct tsock_options *opts, const struct endpoint *ep)
 struct echo {
 	struct run *run;
 	struct channel *sock;
+	struct ratelimit *limit;	/* --max-rate */
 	uint8_t *buf;
 	struct tsocket_address *peer;
 	ssize_t len;
@@ -576,6 +580,34 @@ static void echo_sent(struct tevent_req *subreq)
 	echo_receive(e);
 }
 
+/*
+ * Never answer ourselves (a datagram spoofed to come from our own
+ * address would echo for ever), nor a peer beyond its rate (two echo
+ * servers bouncing a datagram: the bucket runs dry, the loop ends).
+ */
+static bool echo_may_answer(struct echo *e)
+{
+	struct sockaddr_storage ss;
+	ssize_t len;
+
+	len = tsocket_address_bsd_sockaddr(e->peer, (struct sockaddr *)&ss,
+					   sizeof(ss));
+	if (len <= 0) {
+		return false;
+	}
+	if (channel_is_own_address(e->sock, &ss, (socklen_t)len)) {
+		log_verbose("%s: a datagram from our own address: dropped",
+			    e->sock->name);
+		return false;
+	}
+	if (!ratelimit_allow(e->limit, &ss, (socklen_t)len)) {
+		log_verbose("%s: over --max-rate: a datagram dropped",
+			    e->sock->name);
+		return false;
+	}
+	return true;
+}
+
 static void echo_received(struct tevent_req *subreq)
 {
 	struct echo *e = tevent_req_callback_data(subreq, struct echo);
@@ -586,6 +618,12 @@ static void echo_received(struct tevent_req *subreq)
 	if (e->len == -1) {
 		/* ICMP errors for earlier replies: keep serving */
 		log_verbose("%s: %s", e->sock->name, strerror(err));
+		echo_receive(e);
+		return;
+	}
+	if (!echo_may_answer(e)) {
+		TALLOC_FREE(e->buf);
+		TALLOC_FREE(e->peer);
 		echo_receive(e);
 		return;
 	}
@@ -634,6 +672,9 @@ int cmd_udp_echo(const struct tsock_options *opts, const struct endpoint *ep)
 		run_fail(run, error);
 		return run_loop(run);
 	}
+	e->limit = ratelimit_create(e, opts->max_rate >= 0
+				       ? (unsigned)opts->max_rate
+				       : TSOCK_ECHO_MAX_RATE);
 	echo_receive(e);
 	return run_loop(run);
 }

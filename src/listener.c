@@ -386,6 +386,11 @@ struct channel *listener_bind_dgram(TALLOC_CTX *mem_ctx,
 		talloc_free(chan);
 		return NULL;
 	}
+	chan->local_len = sizeof(chan->local);
+	if (getsockname(fd, (struct sockaddr *)&chan->local,
+			&chan->local_len) == -1) {
+		chan->local_len = 0;
+	}
 	name = listener_announce(chan, fd, endpoint_kind_name(ep->kind));
 	if (name != NULL) {
 		talloc_free(chan->name);

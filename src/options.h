@@ -16,6 +16,8 @@
 #define TSOCK_LINGER_MS 1000
 #define TSOCK_MAX_CONNS 10000
 #define TSOCK_MAX_SESSIONS 1000
+/* udp-echo answers each peer this many datagrams a second at most. */
+#define TSOCK_ECHO_MAX_RATE 10000
 /* Back end connections of a datagram-to-stream bridge (bridge.c). */
 #define TSOCK_POOL 8
 /* A client that does not finish its TLS handshake in time is dropped. */
@@ -28,6 +30,7 @@ struct tsock_options {
 	unsigned max_conns;
 	unsigned max_sessions;
 	unsigned pool;		/* --pool */
+	int max_rate;		/* --max-rate; -1: the command's default */
 	bool have_frame;
 	struct tframe_spec frame;
 	struct relay_opts relay;	/* idle timeout, linger, hexdump */

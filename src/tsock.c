@@ -89,7 +89,7 @@ static struct endpoint *parse_endpoint(TALLOC_CTX *mem_ctx, const char *text,
 
 enum {
 	OPT_TIMEOUT = 1, OPT_IDLE, OPT_LINGER, OPT_MAX_CONNS,
-	OPT_MAX_SESSIONS, OPT_POOL, OPT_FRAME, OPT_MAX_PDU, OPT_HELP, OPT_USAGE,
+	OPT_MAX_SESSIONS, OPT_POOL, OPT_MAX_RATE, OPT_FRAME, OPT_MAX_PDU, OPT_HELP, OPT_USAGE,
 	OPT_V4, OPT_V6, OPT_CAFILE, OPT_CERT, OPT_KEY, OPT_SERVERNAME,
 	OPT_PIN,
 };
@@ -219,6 +219,7 @@ int main(int argc, const char **argv)
 		.max_conns = TSOCK_MAX_CONNS,
 		.max_sessions = TSOCK_MAX_SESSIONS,
 		.pool = TSOCK_POOL,
+		.max_rate = -1,
 		.session_idle_ms = TSOCK_SESSION_IDLE_MS,
 		.relay = { .linger_ms = TSOCK_LINGER_MS },
 		.handshake_timeout_ms = TSOCK_HANDSHAKE_MS,
@@ -246,6 +247,9 @@ int main(int argc, const char **argv)
 		  "relay: at most N clients at once (default 10000)", "N" },
 		{ "max-sessions", 0, POPT_ARG_STRING, NULL, OPT_MAX_SESSIONS,
 		  "relay: at most N UDP peers at once (default 1000)", "N" },
+		{ "max-rate", 0, POPT_ARG_STRING, NULL, OPT_MAX_RATE,
+		  "datagrams a second answered or relayed per peer, 0 for "
+		  "no limit (udp-echo: default 10000; relay: none)", "N" },
 		{ "pool", 0, POPT_ARG_STRING, NULL, OPT_POOL,
 		  "relay --frame from datagrams to a stream: at most N "
 		  "back end connections (default 8)", "N" },
@@ -326,6 +330,14 @@ int main(int argc, const char **argv)
 		case OPT_POOL:
 			ok = parse_count(arg, &opts.pool);
 			break;
+		case OPT_MAX_RATE: {
+			unsigned n = 0;
+
+			/* 0 is allowed here: no limit */
+			ok = strcmp(arg, "0") == 0 || parse_count(arg, &n);
+			opts.max_rate = (int)n;
+			break;
+		}
 		case OPT_FRAME:
 			free(frame_text);
 			frame_text = arg;

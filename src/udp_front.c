@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/un.h>
 #include "log.h"
+#include "ratelimit.h"
 #include "tsocket_internal.h"
 #include "udp_front.h"
 
@@ -28,7 +29,15 @@
  */
 #define UDP_SESSION_QUEUE_MAX 1024
 #define UDP_SESSION_BYTES_MAX (1024 * 1024)
+#define UDP_FRONT_QUEUE_MAX 65536
 #define UDP_FRONT_BYTES_MAX (64 * 1024 * 1024)
+/*
+ * What a queued datagram costs beyond its payload, counted against the
+ * byte limits: its queue entry and buffer, each a talloc chunk in a
+ * malloc block (measured: a flood of one-byte datagrams cost about this
+ * much each).  So a flood of tiny datagrams cannot queue a million.
+ */
+#define UDP_DATAGRAM_OVERHEAD 512
 
 struct udp_session;
 
@@ -36,9 +45,11 @@ struct udp_front {
 	struct tevent_context *ev;
 	struct channel *sock;
 	struct tevent_queue *send_queue;
-	size_t queued_bytes;		/* over all sessions */
+	size_t queued_bytes;		/* over all sessions, with overhead */
+	unsigned queued;		/* datagrams, over all sessions */
 	struct udp_session *buckets[UDP_FRONT_BUCKETS];
 	unsigned sessions, max_sessions;
+	struct ratelimit *limit;	/* --max-rate, or NULL */
 	udp_front_session_fn fn;
 	void *private_data;
 };
@@ -100,6 +111,7 @@ static void udp_session_unlink(struct udp_session *s)
 		return;
 	}
 	s->front->queued_bytes -= s->queued_bytes;
+	s->front->queued -= s->queued;
 	for (pp = &s->front->buckets[s->bucket]; *pp != NULL;
 	     pp = &(*pp)->next) {
 		if (*pp == s) {
@@ -147,9 +159,10 @@ static void udp_session_give(struct udp_session *s, struct tevent_req *req)
 		s->tail = NULL;
 	}
 	s->queued--;
-	s->queued_bytes -= d->len;
+	s->queued_bytes -= d->len + UDP_DATAGRAM_OVERHEAD;
 	if (s->front != NULL) {
-		s->front->queued_bytes -= d->len;
+		s->front->queued_bytes -= d->len + UDP_DATAGRAM_OVERHEAD;
+		s->front->queued--;
 	}
 	st->buf = talloc_steal(st, d->buf);
 	st->len = d->len;
@@ -357,9 +370,12 @@ static void udp_session_deliver(struct udp_session *s, uint8_t *buf,
 	struct udp_datagram *d;
 	struct tevent_req *req;
 
+	size_t cost = len + UDP_DATAGRAM_OVERHEAD;
+
 	if (s->queued >= UDP_SESSION_QUEUE_MAX ||
-	    s->queued_bytes + len > UDP_SESSION_BYTES_MAX ||
-	    s->front->queued_bytes + len > UDP_FRONT_BYTES_MAX) {
+	    s->front->queued >= UDP_FRONT_QUEUE_MAX ||
+	    s->queued_bytes + cost > UDP_SESSION_BYTES_MAX ||
+	    s->front->queued_bytes + cost > UDP_FRONT_BYTES_MAX) {
 		log_verbose("session queue full: dropping a datagram");
 		talloc_free(buf);
 		return;
@@ -378,8 +394,9 @@ static void udp_session_deliver(struct udp_session *s, uint8_t *buf,
 	}
 	s->tail = d;
 	s->queued++;
-	s->queued_bytes += len;
-	s->front->queued_bytes += len;
+	s->queued_bytes += cost;
+	s->front->queued_bytes += cost;
+	s->front->queued++;
 	if (s->waiting != NULL) {
 		req = s->waiting;
 		s->waiting = NULL;
@@ -421,6 +438,16 @@ static void udp_front_received(struct tevent_req *subreq)
 		 * one such peer from another */
 		log_verbose("%s: dropping a datagram from an unbound unix "
 			    "socket", f->sock->name);
+		goto next;
+	}
+	if (channel_is_own_address(f->sock, &ss, (socklen_t)sslen)) {
+		log_verbose("%s: a datagram from our own address: dropped",
+			    f->sock->name);
+		goto next;
+	}
+	if (!ratelimit_allow(f->limit, &ss, (socklen_t)sslen)) {
+		log_verbose("%s: over --max-rate: a datagram dropped",
+			    f->sock->name);
 		goto next;
 	}
 	bucket = udp_front_hash(&ss, (socklen_t)sslen);
@@ -478,6 +505,7 @@ static int udp_front_destructor(struct udp_front *f)
 struct udp_front *udp_front_create(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
 				   struct channel *sock, unsigned max_sessions,
+				   unsigned max_rate,
 				   udp_front_session_fn fn,
 				   void *private_data)
 {
@@ -485,6 +513,13 @@ struct udp_front *udp_front_create(TALLOC_CTX *mem_ctx,
 
 	if (f == NULL) {
 		return NULL;
+	}
+	if (max_rate > 0) {
+		f->limit = ratelimit_create(f, max_rate);
+		if (f->limit == NULL) {
+			talloc_free(f);
+			return NULL;
+		}
 	}
 	f->ev = ev;
 	f->sock = talloc_steal(f, sock);

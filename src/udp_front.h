@@ -24,11 +24,14 @@ typedef void (*udp_front_session_fn)(struct channel *session,
 /*
  * Serve sock (a bound datagram channel, which the front takes over).  At
  * most max_sessions sessions exist at once (0: no limit); datagrams from
- * further peers are dropped and logged with -v.
+ * further peers are dropped and logged with -v, and so are datagrams
+ * beyond max_rate a second from one peer (0: no limit) and datagrams
+ * that seem to come from sock's own address.
  */
 struct udp_front *udp_front_create(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
 				   struct channel *sock, unsigned max_sessions,
+				   unsigned max_rate,
 				   udp_front_session_fn fn,
 				   void *private_data);
 

@@ -398,3 +398,91 @@ EOF
 	[ "$EXIT_STATUS" -eq 143 ]
 	[ ! -e "$TMP/idle" ]
 }
+
+# ------------------------------------------------------------ reflection loops
+
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# spoof SRC_PORT DST_PORT PAYLOAD: send one UDP datagram from
+# 127.0.0.1:SRC_PORT to 127.0.0.1:DST_PORT through a raw socket, so that
+# it seems to come from a socket tsock owns (needs root: skips else).
+spoof() {
+	py_client 5 "$@" <<'EOF2'
+import socket, struct, sys
+sport, dport, payload = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+try:
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+except PermissionError:
+    sys.exit(77)
+# the kernel builds the IP header; a UDP checksum of 0 means none
+r.sendto(struct.pack('>HHHH', sport, dport, 8 + len(payload), 0) + payload,
+         ('127.0.0.1', 0))
+EOF2
+}
+
+# idle_over_a_second PID: true if PID used (almost) no CPU for a second;
+# a process answering itself in a loop burns ~100 ticks a second.
+idle_over_a_second() {
+	local start end
+	start=$(cpu_ticks "$1")
+	sleep 1
+	end=$(cpu_ticks "$1")
+	echo "cpu ticks in 1 s: $((end - start))"
+	[ $((end - start)) -lt 20 ]
+}
+
+@test "udp-echo: a datagram spoofed to come from its own address is not answered (no loop)" {
+	start_tsock echo udp-echo -v udp:127.0.0.1:0
+	run spoof "$PORT_echo" "$PORT_echo" "loop me"
+	[ "$status" -ne 77 ] || skip "raw sockets need root"
+	[ "$status" -eq 0 ]
+	wait_for_line "$TMP/echo.err" 'own address' 5
+	idle_over_a_second "$PID_echo"
+	# and it still answers everybody else
+	run run_bounded 5 "$TSOCK" connect -q 0.5 "udp:127.0.0.1:$PORT_echo" \
+		<<<"still here" 3>&-
+	[ "$output" = "still here" ]
+}
+
+@test "udp-echo: two echo servers a spoofed datagram sets bouncing stop within a second or two (--max-rate)" {
+	start_tsock a udp-echo -v udp:127.0.0.1:0
+	start_tsock b udp-echo -v udp:127.0.0.1:0
+	# to a, seemingly from b: a answers b, b answers a, ...
+	run spoof "$PORT_b" "$PORT_a" "ping-pong"
+	[ "$status" -ne 77 ] || skip "raw sockets need root"
+	[ "$status" -eq 0 ]
+	wait_for_line "$TMP/a.err" 'over --max-rate' 10 ||
+		wait_for_line "$TMP/b.err" 'over --max-rate' 1
+	idle_over_a_second "$PID_a"
+	idle_over_a_second "$PID_b"
+}
+
+@test "udp-echo --max-rate 0: no limit, a burst of 5000 datagrams from one peer is all answered" {
+	start_tsock echo udp-echo --max-rate 0 udp:127.0.0.1:0
+	run py_client 30 "$PORT_echo" <<'EOF2'
+import socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.settimeout(5)
+got = 0
+for burst in range(50):         # 100 in flight at a time
+    for i in range(100):
+        s.sendto(b'x%d' % i, ('127.0.0.1', port))
+    for i in range(100):
+        s.recv(100)
+        got += 1
+print(got)
+EOF2
+	[ "$output" = 5000 ]
+}
+
+@test "udp-echo: --max-rate 0 is accepted, --max-rate -1 and x are usage errors" {
+	run "$TSOCK" udp-echo --max-rate -1 udp:127.0.0.1:0
+	[ "$status" -eq 2 ]
+	run "$TSOCK" udp-echo --max-rate x udp:127.0.0.1:0
+	[ "$status" -eq 2 ]
+}
