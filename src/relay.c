@@ -178,10 +178,31 @@ static void relay_finish(struct relay *r, int err, const char *message)
 	r->fn(r->private_data, err, message);
 }
 
+/*
+ * A source that was reset, or cut short (a TLS peer that closed without
+ * close_notify), ends abortively: its sink is reset too instead of seeing
+ * a clean end that would pass for a complete exchange.
+ */
+static void pump_pass_abort(struct pump *p, struct channel *where, int err)
+{
+	if (where != p->src || (err != ECONNRESET && err != ECONNABORTED) ||
+	    p->dst->stream == NULL || p->dst->is_stdio) {
+		return;
+	}
+	tstream_bsd_reset_on_close(p->dst->stream, true);
+	/* the setting reads back as on only on sockets, where it applies */
+	if (tstream_bsd_reset_on_close(p->dst->stream, true)) {
+		log_verbose("%s ended abortively: resetting %s",
+			    p->src->name, p->dst->name);
+	}
+}
+
 /* A pump failed: the whole relay ends, naming the failing channel. */
 static void pump_fail(struct pump *p, struct channel *where, int err)
 {
 	char message[512];
+
+	pump_pass_abort(p, where, err);
 
 	if (err == EMSGSIZE && p->reader != NULL && where == p->src) {
 		snprintf(message, sizeof(message),

@@ -201,8 +201,9 @@ ssize_t tstream_read_some_recv(struct tevent_req *req, int *perrno);
  * idle stream, or one whose reads are paused, whose peer may reset.  The
  * request completes only with an error: the socket's error (ECONNRESET
  * for a reset), ECONNRESET when the peer has shut down its sending side
- * (as for writes: not with tstream_bsd_write_after_peer_eof), ENOTCONN
- * when the stream is disconnected.  Data that arrives is left for the
+ * (as for writes: not with tstream_bsd_write_after_peer_eof), and the
+ * error of a read or write of the stream that fails (EPIPE at its end),
+ * ECONNABORTED when the stream is disconnected.  Data that arrives is left for the
  * next read.  It runs beside a pending readv and writev; one monitor at
  * a time (EBUSY); streams that cannot be watched fail with ENOTSUP.
  * Free the request to stop watching.  Watching a socket whose data
@@ -553,6 +554,17 @@ int _tstream_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
  */
 bool tstream_bsd_write_after_peer_eof(struct tstream_context *stream,
 				      bool on);
+
+/*
+ * When on, freeing or disconnecting the stream resets the connection
+ * (SO_LINGER with a zero timeout: the peer gets a TCP RST, and unsent
+ * data is dropped) instead of ending it cleanly.  For passing on an
+ * abortive end: a relay whose one side was reset, or truncated (TLS
+ * without close_notify), should not make it look like a complete
+ * exchange to the other side.  Returns the previous setting; false and
+ * no change for a stream that is not a BSD socket stream.
+ */
+bool tstream_bsd_reset_on_close(struct tstream_context *stream, bool on);
 
 /*
  * When on, every readv (and read_some) tries readv(2) at once, before

@@ -82,6 +82,13 @@ void tsocket_bsd_fd_close(struct tsocket_bsd_fd *bfd)
 	bfd->on_writable = NULL;
 	bfd->on_monitor = NULL;
 	if (bfd->fd != -1) {
+		if (bfd->reset_on_close) {
+			/* no linger at all: close(2) sends a reset */
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(bfd->fd, SOL_SOCKET, SO_LINGER, &lg,
+				   sizeof(lg));
+		}
 		close(bfd->fd);
 		bfd->fd = -1;
 	}

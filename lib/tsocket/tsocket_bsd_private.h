@@ -71,6 +71,7 @@ struct tsocket_bsd_fd {
 	tsocket_bsd_fd_handler_t on_monitor;
 	void *monitor_private;
 	struct tevent_timer *recheck;	/* see tsocket_bsd_fd_writer_recheck */
+	bool reset_on_close;	/* see tstream_bsd_reset_on_close() */
 };
 
 /* Take ownership of fd; it is closed when the watcher is freed. */

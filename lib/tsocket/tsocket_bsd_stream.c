@@ -525,6 +525,19 @@ bool tstream_bsd_write_after_peer_eof(struct tstream_context *stream,
 	return old;
 }
 
+bool tstream_bsd_reset_on_close(struct tstream_context *stream, bool on)
+{
+	struct tstream_bsd *bsd = tstream_bsd_of(stream);
+	bool old;
+
+	if (bsd == NULL) {
+		return false;
+	}
+	old = bsd->bfd->reset_on_close;
+	bsd->bfd->reset_on_close = on;
+	return old;
+}
+
 bool tstream_bsd_optimize_readv(struct tstream_context *stream, bool on)
 {
 	struct tstream_bsd *bsd = tstream_bsd_of(stream);

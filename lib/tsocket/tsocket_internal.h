@@ -185,7 +185,9 @@ struct tstream_context_ops {
 	 * Optional (NULL: tstream_monitor fails with ENOTSUP).  Complete,
 	 * with an error, when the connection breaks (see
 	 * tstream_monitor_send), without reading anything.  Runs beside a
-	 * readv and a writev; freeing the request stops the watch.
+	 * readv and a writev; freeing the request stops the watch.  The
+	 * generic layer ends it itself on a disconnect and when a read
+	 * or a write fails.
 	 */
 	struct tevent_req *(*monitor_send)(TALLOC_CTX *mem_ctx,
 					   struct tevent_context *ev,

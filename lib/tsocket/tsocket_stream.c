@@ -101,7 +101,8 @@ ssize_t tstream_pending_bytes(struct tstream_context *stream)
  */
 struct tstream_io_state {
 	const struct tstream_context_ops *ops;
-	struct tstream_context *stream;	/* control requests only */
+	struct tstream_context *stream;
+	struct tevent_context *ev;
 	int (*recv_fn)(struct tevent_req *req, int *perrno);
 	struct tevent_req **slot;
 	int ret;
@@ -154,6 +155,8 @@ static struct tevent_req *tstream_io_create(TALLOC_CTX *mem_ctx,
 		return tevent_req_post(req, ev);
 	}
 	state->ops = stream->ops;
+	state->stream = stream;
+	state->ev = ev;
 	state->slot = slot;
 	*slot = req;
 	talloc_set_destructor(state, tstream_io_state_destructor);
@@ -161,12 +164,22 @@ static struct tevent_req *tstream_io_create(TALLOC_CTX *mem_ctx,
 	return req;
 }
 
+static void tstream_monitor_end(struct tstream_context *stream,
+				struct tevent_context *ev, int err);
+
 /* Finish a readv/writev once the backend request has given its result. */
 static void tstream_io_finish(struct tevent_req *req, int ret, int err)
 {
 	struct tstream_io_state *state = tevent_req_data(req,
 						struct tstream_io_state);
+	struct tstream_context *stream = state->stream;
 
+	if (ret == -1 && state->slot != NULL && stream != NULL &&
+	    (state->slot == &stream->readv_req ||
+	     state->slot == &stream->writev_req)) {
+		/* as in Samba: a failed read or write ends the watch too */
+		tstream_monitor_end(stream, state->ev, err);
+	}
 	state->ret = ret;
 	/* free the slot first: the callback may well start the next one */
 	tstream_io_state_destructor(state);
@@ -339,9 +352,6 @@ static void tstream_control_done(struct tevent_req *subreq)
 	tstream_io_finish(req, ret, err);
 }
 
-static void tstream_monitor_end(struct tstream_context *stream,
-				struct tevent_context *ev, int err);
-
 struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
 					   struct tevent_context *ev,
 					   struct tstream_context *stream)
@@ -359,7 +369,7 @@ struct tevent_req *tstream_disconnect_send(TALLOC_CTX *mem_ctx,
 	state = tevent_req_data(req, struct tstream_io_state);
 	state->recv_fn = stream->ops->disconnect_recv;
 	stream->disconnecting = true;
-	tstream_monitor_end(stream, ev, ENOTCONN);
+	tstream_monitor_end(stream, ev, ECONNABORTED);
 	subreq = stream->ops->disconnect_send(state, ev, stream);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);

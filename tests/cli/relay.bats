@@ -600,3 +600,83 @@ EOF
 	run run_bounded 5 socat -t 5 - "UNIX-CONNECT:$TMP/front" <<<"still" 3>&-
 	[ "$output" = still ]
 }
+
+# ------------------------------------------------------------ abortive ends
+
+# end_reporter: a server that reads until the end and prints
+# "got N bytes, then eof" or "got N bytes, then reset".
+end_reporter() {
+	py_bg ender <<'EOF2'
+import socket, sys
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(4)
+print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1],
+      file=sys.stderr, flush=True)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(20)
+n, how = 0, 'eof'
+try:
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        n += len(d)
+except ConnectionResetError:
+    how = 'reset'
+print('got %d bytes, then %s' % (n, how), flush=True)
+EOF2
+}
+
+@test "relay tcp->tcp: a client that resets is passed on to the back end as a reset, not a clean end" {
+	end_reporter
+	start_tsock relay relay -v tcp:127.0.0.1:0 "tcp:127.0.0.1:$PORT_ender"
+	run run_bounded 10 "$PY" - "$PORT_relay" 3>&- <<'EOF2'
+import socket, struct, sys, time
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
+c.sendall(b'half a request')
+time.sleep(0.5)        # let it reach the back end first
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+c.close()              # a reset
+EOF2
+	[ "$status" -eq 0 ]
+	wait_for_line "$TMP/ender.out" '^got ' 10
+	cat "$TMP/ender.out"
+	grep -qx 'got 14 bytes, then reset' "$TMP/ender.out"
+	grep -q 'ended abortively' "$TMP/relay.err"
+}
+
+@test "relay tls->tcp: a TLS client that closes without close_notify (truncation) resets the back end" {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-days 1 -subj /CN=localhost -keyout "$TMP/k.pem" \
+		-out "$TMP/c.pem" 2>/dev/null
+	if "$TSOCK" listen tls:127.0.0.1:0 </dev/null 2>&1 |
+	   grep -q 'built with GnuTLS'; then
+		skip "tsock built without GnuTLS"
+	fi
+	end_reporter
+	start_tsock relay relay -v --cert "$TMP/c.pem" --key "$TMP/k.pem" \
+		tls:127.0.0.1:0 "tcp:127.0.0.1:$PORT_ender"
+	run run_bounded 10 "$PY" - "$PORT_relay" 3>&- <<'EOF2'
+import os, socket, ssl, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
+c = ctx.wrap_socket(raw)
+c.sendall(b'half a request')
+time.sleep(0.5)        # let it reach the back end first
+# end of the TCP stream without a TLS close_notify
+raw2 = socket.socket(fileno=os.dup(c.fileno()))
+raw2.shutdown(socket.SHUT_WR)
+time.sleep(0.5)
+os._exit(0)            # no close_notify on the way out either
+EOF2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for_line "$TMP/ender.out" '^got ' 10
+	cat "$TMP/ender.out" "$TMP/relay.err"
+	grep -qx 'got 14 bytes, then reset' "$TMP/ender.out"
+	grep -q 'ended abortively' "$TMP/relay.err"
+}
