@@ -2,9 +2,10 @@
  * commands.c - the tsock commands: connect, listen, relay, udp-echo
  *
  * Every command is one tevent loop in one process.  A command ends when
- * its work is done (connect, listen without -k) or on SIGINT/SIGTERM,
- * after which the talloc tree is freed: that closes every socket and
- * removes the unix socket files tsock created.
+ * its work is done (connect, listen without -k) or on a signal whose
+ * default action would end the process (see run_ending_signals), after
+ * which the talloc tree is freed: that closes every socket and removes
+ * the unix socket files tsock created.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -41,6 +42,35 @@ struct run {
 	int status;
 };
 
+/*
+ * The signals whose default action ends the process (terminate, or
+ * terminate with a core dump): killed by one of them, tsock would leave
+ * its unix socket files behind, so each ends the loop cleanly instead,
+ * with status 128+N.  Not here: SIGPIPE (ignored: a closed peer is an
+ * error of the write), SIGUSR1 (reserved, see run_usr1), SIGKILL and
+ * SIGSTOP (cannot be caught) and the signals of a fault in tsock itself
+ * (SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS): a handler
+ * that returns to the faulting instruction would fault again forever,
+ * and a core is what such a bug should leave.  The real-time signals,
+ * which also terminate by default, are added in run_create.  Keep
+ * tsock(1) in step.
+ */
+static const int run_ending_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGUSR2, SIGALRM, SIGTERM,
+#ifdef SIGSTKFLT
+	SIGSTKFLT,
+#endif
+	SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF,
+#ifdef SIGPOLL
+	SIGPOLL,
+#elif defined(SIGIO)
+	SIGIO,
+#endif
+#ifdef SIGPWR
+	SIGPWR,
+#endif
+};
+
 static void run_signalled(struct tevent_context *ev,
 			  struct tevent_signal *se, int signum, int count,
 			  void *siginfo, void *private_data)
@@ -50,6 +80,52 @@ static void run_signalled(struct tevent_context *ev,
 	log_verbose("%s: exiting", strsignal(signum));
 	run->status = 128 + signum;
 	run->done = true;
+}
+
+/*
+ * SIGUSR1 is kept for asking a running tsock for statistics; until that
+ * exists it must not end tsock either (its default action would), so it
+ * is caught and only noted.
+ */
+static void run_usr1(struct tevent_context *ev, struct tevent_signal *se,
+		     int signum, int count, void *siginfo, void *private_data)
+{
+	log_verbose("%s: statistics not available yet", strsignal(signum));
+}
+
+/* Catch the signals that would otherwise end tsock uncleanly. */
+static bool run_catch_signals(struct run *run)
+{
+	size_t i;
+	int signum;
+
+	for (i = 0; i < sizeof(run_ending_signals) /
+			sizeof(run_ending_signals[0]); i++) {
+		if (tevent_add_signal(run->ev, run, run_ending_signals[i], 0,
+				      run_signalled, run) == NULL) {
+			return false;
+		}
+	}
+	if (tevent_add_signal(run->ev, run, SIGUSR1, 0, run_usr1,
+			      run) == NULL) {
+		return false;
+	}
+#if defined(SIGRTMIN) && defined(SIGRTMAX)
+	/*
+	 * Best effort: tevent may hold fewer signals than the system has,
+	 * and a debugger or valgrind may keep some real-time ones for
+	 * itself; those keep their default action.
+	 */
+	for (signum = SIGRTMIN; signum <= SIGRTMAX; signum++) {
+		if ((size_t)signum < tevent_num_signals()) {
+			tevent_add_signal(run->ev, run, signum, 0,
+					  run_signalled, run);
+		}
+	}
+#else
+	(void)signum;
+#endif
+	return true;
 }
 
 static struct run *run_create(TALLOC_CTX *mem_ctx,
@@ -66,11 +142,7 @@ static struct run *run_create(TALLOC_CTX *mem_ctx,
 		run->relay_opts.frame = &opts->frame;
 	}
 	run->ev = tevent_context_init(run);
-	if (run->ev == NULL ||
-	    tevent_add_signal(run->ev, run, SIGINT, 0, run_signalled,
-			      run) == NULL ||
-	    tevent_add_signal(run->ev, run, SIGTERM, 0, run_signalled,
-			      run) == NULL) {
+	if (run->ev == NULL || !run_catch_signals(run)) {
 		talloc_free(run);
 		return NULL;
 	}

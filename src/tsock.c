@@ -35,7 +35,9 @@ static const char commands_help[] =
 "\nFraming presets for --frame: u8 u16be u16le u32be u32le u64be u64le\n"
 "  nbss dcerpc, or offset=N,size=N,be|le,adjust=N,include-header,max=N\n"
 "\nExit status: 0 success, 1 network or I/O failure, 2 usage error,\n"
-"  128+N after signal N (SIGINT, SIGTERM).\n";
+"  128+N after signal N (SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR2,\n"
+"  SIGALRM and the others of tsock(1) SIGNALS end tsock cleanly).\n"
+"  SIGUSR1 is ignored (reserved for statistics).\n";
 
 /* Parse a number of seconds (fractions allowed) into milliseconds. */
 static bool parse_seconds(const char *s, int *ms)

@@ -581,6 +581,33 @@ EOF
 	[ ! -e "$TMP/front" ]
 }
 
+@test "relay: SIGHUP, SIGQUIT, SIGUSR2 and SIGALRM end tsock cleanly (128+N, socket file removed, no core)" {
+	echo_server back tcp
+	local sig num
+	for sig in HUP QUIT USR2 ALRM; do
+		num=$(kill -l "$sig")
+		rm -f "$TMP/relay.err"
+		start_tsock relay relay "unix:$TMP/front-$sig" \
+			"tcp:127.0.0.1:$PORT_back"
+		[ -S "$TMP/front-$sig" ]
+		kill -"$sig" "$PID_relay"
+		wait_exit "$PID_relay" 5
+		echo "SIG$sig: exit $EXIT_STATUS"
+		[ "$EXIT_STATUS" -eq $((128 + num)) ]
+		[ ! -e "$TMP/front-$sig" ]
+	done
+}
+
+@test "relay: SIGUSR1 does not end tsock (reserved for statistics)" {
+	echo_server back tcp
+	start_tsock relay relay -v "unix:$TMP/front" "tcp:127.0.0.1:$PORT_back"
+	kill -USR1 "$PID_relay"
+	wait_for_line "$TMP/relay.err" 'statistics not available yet' 5
+	run run_bounded 5 socat -t 5 - "UNIX-CONNECT:$TMP/front" <<<"ping" 3>&-
+	[ "$output" = ping ]
+	kill -0 "$PID_relay"
+}
+
 @test "relay: a stale unix front socket file is replaced, a live one is refused" {
 	echo_server back tcp
 	# a stale socket file: bound, then its owner went away
