@@ -95,18 +95,26 @@ static bool pump_into_kept_stdio(const struct relay *r, const struct pump *p)
 	return r->opts->keep_stdio && p->dst->is_stdio;
 }
 
-static int relay_timeout_ms(struct relay *r)
+/*
+ * A datagram source never ends: linger once the other side did.  So does
+ * stdin kept for the next client (listen -k): once the client's data has
+ * ended, its session ends after the linger.
+ */
+static bool relay_lingering(struct relay *r)
 {
 	struct pump *a = &r->pumps[0], *b = &r->pumps[1];
+
+	return (a->done && (b->src->dgram != NULL ||
+			    pump_into_kept_stdio(r, a))) ||
+	       (b->done && (a->src->dgram != NULL ||
+			    pump_into_kept_stdio(r, b)));
+}
+
+static int relay_timeout_ms(struct relay *r)
+{
 	int linger = 0;
 
-	/*
-	 * A datagram source never ends: linger once the other side did.
-	 * So does stdin kept for the next client (listen -k): once the
-	 * client's data has ended, its session ends after the linger.
-	 */
-	if ((a->done && (b->src->dgram != NULL || pump_into_kept_stdio(r, a))) ||
-	    (b->done && (a->src->dgram != NULL || pump_into_kept_stdio(r, b)))) {
+	if (relay_lingering(r)) {
 		linger = r->opts->linger_ms;
 	}
 	if (r->opts->idle_timeout_ms > 0 &&
@@ -229,7 +237,9 @@ static void pump_done(struct pump *p)
 		relay_finish(r, r->write_err, r->write_message);
 		return;
 	}
-	if (r->pumps[0].done && r->pumps[1].done) {
+	if ((r->pumps[0].done && r->pumps[1].done) ||
+	    (relay_lingering(r) && r->opts->linger_ms == 0)) {
+		/* -q 0: no linger at all */
 		relay_finish(r, 0, NULL);
 		return;
 	}

@@ -286,6 +286,14 @@ EOF
 	kill -0 "$PID_relay"
 }
 
+@test "connect -q 0 udp: no linger: tsock exits as soon as stdin ends" {
+	start_tsock echo udp-echo udp:127.0.0.1:0
+	run run_bounded 5 "$TSOCK" connect -q 0 "udp:127.0.0.1:$PORT_echo" \
+		</dev/null 3>&-
+	# 124 would be the time limit: waiting for ever
+	[ "$status" -eq 0 ]
+}
+
 @test "connect -q 0.5 udp: a small stdin, no framing, gets the echo and exits 0" {
 	start_tsock echo udp-echo udp:127.0.0.1:0
 
