@@ -83,10 +83,28 @@ setup() {
 	# the interpreter itself, so that its pid is the one we kill
 	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
 	SRV=(--cert "$CERTS/server.pem" --key "$CERTS/server-key.pem")
+	NETNS=
+	NETNS_EXEC=()	# see private_netns
 }
 
 teardown() {
 	teardown_tmp
+	if [ -n "${NETNS:-}" ]; then
+		ip netns delete "$NETNS" 2>/dev/null || true
+	fi
+}
+
+# private_netns: a network namespace of this test's own, with only a
+# loopback, for servers that bind every address (gnutls-serv); NETNS_EXEC
+# runs a command in it.  Skips the test where none can be made.
+private_netns() {
+	NETNS="tsock-$$-$BATS_TEST_NUMBER"
+	if ! ip netns add "$NETNS" 2>/dev/null; then
+		NETNS=
+		skip "cannot make a network namespace (needs root and iproute2)"
+	fi
+	NETNS_EXEC=(ip netns exec "$NETNS")
+	"${NETNS_EXEC[@]}" ip link set lo up
 }
 
 # ------------------------------------------------------------ local helpers
@@ -156,7 +174,7 @@ wait_listening() {
 	local hex i
 	hex=$(printf '%04X' "$1")
 	for ((i = 0; i < ${2:-5} * 50; i++)); do
-		if cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		if "${NETNS_EXEC[@]}" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
 		   awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'; then
 			return 0
 		fi
@@ -202,15 +220,17 @@ need() {
 }
 
 # gnutls_echo NAME [ARGS...]: gnutls-serv --echo with the server
-# certificate on a free port (it cannot report a port 0; it listens on
-# the wildcard address, we only ever connect to 127.0.0.1); waits until it
-# listens and sets PORT_<NAME>.
+# certificate on a free port (it cannot report a port 0).  It binds every
+# address, so it runs in a private network namespace (private_netns):
+# clients of it run there too, through "${NETNS_EXEC[@]}".  Waits until
+# it listens and sets PORT_<NAME>.
 gnutls_echo() {
 	local name=$1 port
 	shift
 	need gnutls-serv
+	private_netns
 	port=$(free_port)
-	gnutls-serv --echo -p "$port" --x509certfile "$CERTS/server.pem" \
+	"${NETNS_EXEC[@]}" gnutls-serv --echo -p "$port" --x509certfile "$CERTS/server.pem" \
 		--x509keyfile "$CERTS/server-key.pem" "$@" \
 		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
 	eval "PID_$name=$!"
@@ -284,7 +304,7 @@ EOF
 @test "connect tls: to gnutls-serv --echo: lines round-trip" {
 	gnutls_echo gs
 	printf 'first line\nsecond line, a bit longer\nthird\n' >"$TMP/in"
-	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+	run --separate-stderr run_bounded 10 "${NETNS_EXEC[@]}" "$TSOCK" connect \
 		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_gs" <"$TMP/in"
 	echo "$stderr"
 	[ "$status" -eq 0 ]
@@ -567,21 +587,21 @@ EOF
 @test "--require-client-cert on gnutls-serv: tsock connect --cert/--key" {
 	gnutls_echo gs --require-client-cert --x509cafile "$CERTS/ca.pem"
 
-	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+	run --separate-stderr run_bounded 10 "${NETNS_EXEC[@]}" "$TSOCK" connect \
 		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_gs" <<<"anonymous"
 	echo "no cert: status=$status out=$output stderr=$stderr"
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]
 	[ -n "$stderr" ]
 
-	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+	run --separate-stderr run_bounded 10 "${NETNS_EXEC[@]}" "$TSOCK" connect \
 		--cafile "$CERTS/ca.pem" --cert "$CERTS/rogue.pem" \
 		--key "$CERTS/rogue-key.pem" "tls:127.0.0.1:$PORT_gs" <<<"rogue"
 	echo "rogue cert: status=$status out=$output stderr=$stderr"
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]
 
-	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+	run --separate-stderr run_bounded 10 "${NETNS_EXEC[@]}" "$TSOCK" connect \
 		--cafile "$CERTS/ca.pem" --cert "$CERTS/client.pem" \
 		--key "$CERTS/client-key.pem" "tls:127.0.0.1:$PORT_gs" \
 		<<<"authenticated"
@@ -660,7 +680,7 @@ EOF
 
 @test "--require-client-cert: tsock connect names the server's refusal" {
 	gnutls_echo gs --require-client-cert --x509cafile "$CERTS/ca.pem"
-	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+	run --separate-stderr run_bounded 10 "${NETNS_EXEC[@]}" "$TSOCK" connect \
 		--cafile "$CERTS/ca.pem" "tls:127.0.0.1:$PORT_gs" <<<"anonymous"
 	echo "status=$status stderr=$stderr"
 	[ "$status" -eq 1 ]
@@ -767,4 +787,88 @@ EOF
 	echo "status=$status stderr=$stderr"
 	[ "$status" -eq 2 ]
 	[[ "$stderr" =~ "--key" ]]
+}
+
+# ------------------------------------ TLS 1.3 session tickets, key updates
+
+# s_server_www NAME DIR [ARGS...]: openssl s_server -WWW serving DIR on
+# 127.0.0.1 port 0, any number of clients; sets PORT_<NAME> from its
+# "ACCEPT" line.  With TLS 1.3 it sends two NewSessionTicket messages
+# after each handshake (unless -num_tickets 0).
+s_server_www() {
+	local name=$1 dir=$2 line
+	shift 2
+	(cd "$dir" && exec openssl s_server -accept 127.0.0.1:0 \
+		-cert "$CERTS/server.pem" -key "$CERTS/server-key.pem" \
+		-WWW "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&-) &
+	BG_PIDS+=("$!")
+	line=$(wait_for_line "$TMP/$name.out" '^ACCEPT ') || return 1
+	eval "PORT_$name=\${line##*:}"
+}
+
+# www_downloads PORT COUNT: download /file COUNT times through tsock
+# connect; each must be the whole file (status line and body, checked
+# by sha256 of the body).
+www_downloads() {
+	local port=$1 count=$2 i want got
+	want=$(sha "$TMP/www/file")
+	for ((i = 1; i <= count; i++)); do
+		# stdin stays open a moment: the reply comes before our EOF
+		{ printf 'GET /file HTTP/1.0\r\n\r\n'; sleep 1; } |
+			run_bounded 20 "$TSOCK" connect --cafile "$CERTS/ca.pem" \
+			"tls:127.0.0.1:$port" >"$TMP/got" 2>"$TMP/got.err" 3>&- ||
+			{ cat "$TMP/got.err"; return 1; }
+		# the body follows the first empty line
+		got=$(sed '1,/^\r$/d' "$TMP/got" | sha256sum | cut -d' ' -f1)
+		echo "download $i: $(wc -c <"$TMP/got") bytes"
+		[ "$got" = "$want" ] || { cat "$TMP/got.err"; return 1; }
+	done
+}
+
+@test "connect tls: 6 downloads of 4 MiB from openssl s_server with TLS 1.3 session tickets are complete" {
+	mkdir -p "$TMP/www"
+	random_file "$TMP/www/file" $((4 << 20))
+	s_server_www www "$TMP/www" -tls1_3
+	www_downloads "$PORT_www" 6
+}
+
+@test "connect tls: downloads from openssl s_server -num_tickets 0 and with TLS 1.2 are complete" {
+	mkdir -p "$TMP/www"
+	random_file "$TMP/www/file" $((4 << 20))
+	s_server_www nt "$TMP/www" -tls1_3 -num_tickets 0
+	www_downloads "$PORT_nt" 2
+	s_server_www t12 "$TMP/www" -tls1_2
+	www_downloads "$PORT_t12" 2
+}
+
+@test "listen tls: openssl s_client (TLS 1.3, tickets) downloads 8 MiB intact" {
+	random_file "$TMP/srv.in" $((8 << 20))
+	start_tsock srv listen "${SRV[@]}" tls:127.0.0.1:0
+	# -ign_eof: s_client reads until tsock's close_notify
+	run_bounded 60 openssl s_client -quiet -ign_eof -tls1_3 \
+		-connect "127.0.0.1:$PORT_srv" </dev/null >"$TMP/c.out" \
+		2>"$TMP/c.err" 3>&- || true
+	wait_exit "$PID_srv" 30
+	[ "$(sha "$TMP/c.out")" = "$(sha "$TMP/srv.in")" ]
+}
+
+@test "connect tls: 8 MiB uploaded to openssl s_server (TLS 1.3, tickets) intact" {
+	local port
+	random_file "$TMP/up" $((8 << 20))
+	port=$(free_port)
+	# its stdin stays open (s_server ends at its end), for 30 s at most
+	{ sleep 30; } | openssl s_server -accept "127.0.0.1:$port" \
+		-naccept 1 -quiet -tls1_3 -cert "$CERTS/server.pem" \
+		-key "$CERTS/server-key.pem" >"$TMP/srv.out" \
+		2>"$TMP/srv.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_listening "$port"
+	run_bounded 30 "$TSOCK" connect --cafile "$CERTS/ca.pem" \
+		"tls:127.0.0.1:$port" <"$TMP/up" >/dev/null 2>"$TMP/c.err" 3>&-
+	# the server writes what it got as it comes: wait for all of it
+	for ((i = 0; i < 500; i++)); do
+		[ "$(stat -c %s "$TMP/srv.out")" -ge $((8 << 20)) ] && break
+		sleep 0.02
+	done
+	[ "$(sha "$TMP/srv.out")" = "$(sha "$TMP/up")" ]
 }
