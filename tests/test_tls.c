@@ -17,6 +17,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -938,6 +940,169 @@ static void transfer_both_ways(struct tu_ctx *t, struct tstream_context *c,
  * odd-sized multi-buffer readv on the client and read_some on the server,
  * checksummed; a clean close afterwards is EPIPE for the reader.
  */
+/*
+ * A GnuTLS server on a thread of its own, blocking, that asks for TLS 1.3
+ * key updates (its own and ours: GNUTLS_KU_PEER) every KU_EVERY bytes
+ * while it receives XFER_LEN bytes and then sends XFER_LEN bytes.  (Not
+ * more often: GnuTLS takes more than 8 key updates a second from a peer
+ * for an attack and ends the session.)
+ */
+#define KU_EVERY (1024 * 1024)
+
+struct ku_server {
+	int fd;
+	int failed;		/* 0, or the GnuTLS error */
+	uint64_t got_hash, sent_hash;
+	unsigned updates;
+};
+
+static void *ku_server_run(void *arg)
+{
+	struct ku_server *k = arg;
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_session_t s = NULL;
+	uint8_t *buf = malloc(XFER_LEN);
+	size_t done, next_ku = KU_EVERY;
+	ssize_t n;
+	int ret;
+
+	if (buf == NULL) {
+		k->failed = GNUTLS_E_MEMORY_ERROR;
+		return NULL;
+	}
+	if ((ret = gnutls_certificate_allocate_credentials(&cred)) < 0 ||
+	    (ret = gnutls_certificate_set_x509_key_file(cred,
+			pki->server_cert, pki->server_key,
+			GNUTLS_X509_FMT_PEM)) < 0 ||
+	    (ret = gnutls_init(&s, GNUTLS_SERVER)) < 0 ||
+	    (ret = gnutls_priority_set_direct(s,
+			"NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL)) < 0 ||
+	    (ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE,
+					  cred)) < 0) {
+		goto out;
+	}
+	gnutls_transport_set_int(s, k->fd);
+	do {
+		ret = gnutls_handshake(s);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	if (ret < 0) {
+		goto out;
+	}
+	for (done = 0; done < XFER_LEN; done += (size_t)n) {
+		n = gnutls_record_recv(s, buf + done, XFER_LEN - done);
+		if (n <= 0) {
+			ret = n == 0 ? GNUTLS_E_PREMATURE_TERMINATION : (int)n;
+			goto out;
+		}
+		if (done + (size_t)n >= next_ku) {
+			next_ku += KU_EVERY;
+			if ((ret = gnutls_session_key_update(s,
+						GNUTLS_KU_PEER)) < 0) {
+				goto out;
+			}
+			k->updates++;
+		}
+	}
+	k->got_hash = fnv1a(buf, XFER_LEN);
+	fill_random(buf, XFER_LEN, 99);
+	k->sent_hash = fnv1a(buf, XFER_LEN);
+	for (done = 0; done < XFER_LEN; done += (size_t)n) {
+		size_t len = XFER_LEN - done < 65536 ? XFER_LEN - done : 65536;
+
+		if (done > 0 && done % KU_EVERY == 0) {
+			/* ours alone, then ours and the peer's, in turn */
+			if ((ret = gnutls_session_key_update(s,
+					(done / KU_EVERY) % 2 ? 0
+							: GNUTLS_KU_PEER)) < 0) {
+				goto out;
+			}
+			k->updates++;
+		}
+		n = gnutls_record_send(s, buf + done, len);
+		if (n <= 0) {
+			ret = (int)n;
+			goto out;
+		}
+	}
+	ret = gnutls_bye(s, GNUTLS_SHUT_WR);
+out:
+	k->failed = ret < 0 ? ret : 0;
+	if (s != NULL) {
+		gnutls_deinit(s);
+	}
+	if (cred != NULL) {
+		gnutls_certificate_free_credentials(cred);
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Rule: TLS 1.3 key updates in the middle of a transfer, asked for by
+ * the peer both for itself and for us, change nothing: 4 MiB each way
+ * arrive intact (reads handle the KeyUpdate records and send ours).
+ */
+static void test_key_updates_mid_transfer(void **state)
+{
+	struct tu_ctx *t = *state;
+	struct ku_server k = { .fd = -1 };
+	struct tstream_context *plain = NULL, *tls = NULL;
+	struct tevent_req *req;
+	struct iovec iov;
+	uint8_t *buf = talloc_size(t->mem, XFER_LEN);
+	pthread_t th;
+	char *error = NULL;
+	int sv[2], err = 0;
+
+	assert_non_null(buf);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL,
+			       fcntl(sv[0], F_GETFL) | O_NONBLOCK), 0);
+	assert_int_equal(tstream_bsd_existing_socket(t->mem, sv[0], &plain),
+			 0);
+	k.fd = sv[1];
+	assert_int_equal(pthread_create(&th, NULL, ku_server_run, &k), 0);
+
+	req = tstream_tls_connect_send(t->mem, t->ev, plain,
+				       ca_client(t, "localhost"));
+	wait_req_at(t, req, BIG_TIMEOUT_MS, __FILE__, __LINE__);
+	assert_int_equal(tstream_tls_handshake_recv(req, &err, t->mem, &tls,
+						    &error), 0);
+	talloc_free(req);
+
+	fill_random(buf, XFER_LEN, 7);
+	iov = (struct iovec){ .iov_base = buf, .iov_len = XFER_LEN };
+	req = tstream_writev_send(t->mem, t->ev, tls, &iov, 1);
+	wait_req_at(t, req, BIG_TIMEOUT_MS, __FILE__, __LINE__);
+	assert_int_equal(tstream_writev_recv(req, &err), XFER_LEN);
+	talloc_free(req);
+	memset(buf, 0, XFER_LEN);
+	req = tstream_readv_send(t->mem, t->ev, tls, &iov, 1);
+	wait_req_at(t, req, BIG_TIMEOUT_MS, __FILE__, __LINE__);
+	if (tstream_readv_recv(req, &err) != XFER_LEN) {
+		shutdown(sv[1], SHUT_RDWR);	/* the peer stops */
+		pthread_join(th, NULL);
+		fail_msg("read: %s (%s); peer: %s", strerror(err),
+			 tstream_error_message(tls) ? tstream_error_message(tls)
+						    : "-",
+			 gnutls_strerror(k.failed));
+	}
+	talloc_free(req);
+
+	assert_int_equal(pthread_join(th, NULL), 0);
+	close(sv[1]);
+	if (k.failed != 0) {
+		fail_msg("the GnuTLS peer: %s", gnutls_strerror(k.failed));
+	}
+	assert_true(k.updates >= 5);
+	assert_true(fnv1a(buf, XFER_LEN) == k.sent_hash);
+	fill_random(buf, XFER_LEN, 7);
+	assert_true(fnv1a(buf, XFER_LEN) == k.got_hash);
+	talloc_free(tls);
+	talloc_free(buf);
+}
+
 static void test_handshake_localhost_transfer(void **state)
 {
 	struct tu_ctx *t = *state;
@@ -2342,6 +2507,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_handshake_localhost_transfer),
+		T(test_key_updates_mid_transfer),
 		T(test_handshake_ip_transfer),
 		T(test_handshake_no_servername),
 		T(test_verify_unknown_ca),
