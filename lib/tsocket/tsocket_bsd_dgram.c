@@ -126,6 +126,7 @@ static void tdgram_bsd_recvfrom_readable(void *private_data)
 		return;
 	}
 	state->bsd->wait_first = true;
+	state->bsd->bfd->read_waits_next = !state->bsd->optimize_recvfrom;
 	tsocket_bsd_fd_watch_read(state->bsd->bfd, NULL, NULL, NULL);
 	if (err != 0) {
 		tevent_req_error(req, err);

@@ -224,12 +224,13 @@ static int tsocket_bsd_fd_update(struct tsocket_bsd_fd *bfd,
 		if (bfd->fde == NULL) {
 			return 0;
 		}
-		if (bfd->recheck != NULL) {
-			/* a monitor looks once a second: nothing to watch */
-			tevent_fd_set_flags(bfd->fde, 0);
-		} else if (tevent_fd_get_flags(bfd->fde) & TEVENT_FD_WRITE) {
+		if (bfd->recheck == NULL && bfd->read_waits_next) {
 			/* keep reading armed for the next read (see above) */
-			tevent_fd_set_flags(bfd->fde, TEVENT_FD_READ);
+			flags = TEVENT_FD_READ;
+		}
+		/* else a monitor looks once a second, or nothing waits */
+		if (tevent_fd_get_flags(bfd->fde) != flags) {
+			tevent_fd_set_flags(bfd->fde, flags);
 		}
 		return 0;
 	}

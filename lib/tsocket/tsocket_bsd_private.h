@@ -39,9 +39,10 @@ struct tsocket_address *tsocket_address_bsd_wrap(TALLOC_CTX *mem_ctx,
 /*
  * One socket watched by one tevent_fd, shared by a reader and a writer.
  *
- * Reading: interest in reading stays armed after a read is done, so the
- * next read of a conversation costs no epoll_ctl(2); it is dropped only
- * when the socket turns readable with nobody reading.
+ * Reading: when the next read will wait for readability (see
+ * read_waits_next), interest in reading stays armed after a read is
+ * done, so the next read of a conversation costs no epoll_ctl(2); it is
+ * dropped when the socket turns readable with nobody reading.
  *
  * Writing: tevent (before 0.16) reports socket errors only to fds
  * watched for reading, and drops a write-only fd that fails without a
@@ -72,6 +73,13 @@ struct tsocket_bsd_fd {
 	void *monitor_private;
 	struct tevent_timer *recheck;	/* see tsocket_bsd_fd_writer_recheck */
 	bool reset_on_close;	/* see tstream_bsd_reset_on_close() */
+	/*
+	 * The next read will wait for readability (the last one emptied
+	 * the socket): keep reading armed in between.  Otherwise the next
+	 * read tries at once, and an armed interest would only wake the
+	 * loop for nothing.
+	 */
+	bool read_waits_next;
 };
 
 /* Take ownership of fd; it is closed when the watcher is freed. */

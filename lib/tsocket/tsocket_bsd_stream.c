@@ -202,6 +202,10 @@ static void tstream_bsd_io_ready(void *private_data)
 	if (err == EAGAIN) {
 		return;
 	}
+	if (state->try_io == tstream_bsd_readv_try) {
+		bsd->bfd->read_waits_next = bsd->drained &&
+					    !bsd->optimize_readv;
+	}
 	state->watch(bsd->bfd, NULL, NULL, NULL);
 	if (err == 0) {
 		err = tstream_bsd_io_take(state, state);
@@ -264,6 +268,12 @@ static struct tevent_req *tstream_bsd_io_send(TALLOC_CTX *mem_ctx,
 	}
 	if (err == EAGAIN) {
 		err = errno;
+	}
+	if (reading && bsd->bfd->read_waits_next &&
+	    !(bsd->drained && !bsd->optimize_readv)) {
+		/* done at once, and the next read tries at once too */
+		bsd->bfd->read_waits_next = false;
+		tsocket_bsd_fd_watch_read(bsd->bfd, NULL, NULL, NULL);
 	}
 	if (err == 0) {
 		err = tstream_bsd_io_take(state, state);
