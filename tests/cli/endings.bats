@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+#
+# endings.bats - what tsock leaves behind and what it refuses: stale and
+# live unix socket files, removing only its own socket file, relays
+# pointed at themselves.  Loopback and private temp dirs only; every
+# wait is bounded.
+
+setup() {
+	load helpers
+	setup_tmp
+	# the interpreter itself, in case python3 is a wrapper that forks it
+	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
+}
+
+teardown() {
+	teardown_tmp
+}
+
+# ------------------------------------------------------------ local helpers
+
+# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
+# process to end; its exit status in EXIT_STATUS.
+wait_exit() {
+	local pid=$1 limit=${2:-5} i
+	for ((i = 0; i < limit * 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "process $pid still running after ${limit}s" >&2
+		return 1
+	fi
+	EXIT_STATUS=0
+	wait "$pid" || EXIT_STATUS=$?
+}
+
+# fd_count PID: open file descriptors of a process.
+fd_count() {
+	ls "/proc/$1/fd" | wc -l
+}
+
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+	"$PY" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# roundtrip ENDPOINT TEXT: send TEXT through a tcp or unix endpoint,
+# print what comes back (bounded).
+roundtrip() {
+	run_bounded 5 "$PY" -c '
+import socket, sys
+kind, _, where = sys.argv[1].partition(":")
+if kind == "unix":
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(4)
+    c.connect(where)
+else:
+    host, _, port = where.rpartition(":")
+    c = socket.create_connection((host.strip("[]"), int(port)), timeout=4)
+c.sendall(sys.argv[2].encode())
+c.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    d = c.recv(4096)
+    if not d:
+        break
+    got += d
+print(got.decode(), end="")' "$1" "$2"
+}
+
+# echo_back NAME: a threaded python TCP echo server, port in PORT_NAME.
+echo_back() {
+	python_server "$1" '
+import threading
+def serve(c):
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+s.settimeout(None)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'
+}
+
+# ------------------------------------------------------------------ signals
+
+# ------------------------------------------------------ unix socket files
+
+# unix_listener NAME PATH BACKLOG_FILL: a live python unix listener on
+# PATH with listen(0) whose backlog is then filled by non-blocking
+# connects (BACKLOG_FILL of them), never accepting; prints "full".
+full_unix_listener() {
+	"$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(0)
+held = []
+for i in range(int(sys.argv[2])):
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    try:
+        c.connect(sys.argv[1])
+    except BlockingIOError:
+        pass
+    held.append(c)
+print("full", file=sys.stderr, flush=True)
+time.sleep(60)
+' "$2" "$3" >"$TMP/$1.out" 2>"$TMP/$1.err" 3>&- &
+	eval "PID_$1=$!"
+	BG_PIDS+=("$!")
+	wait_for_line "$TMP/$1.err" '^full$'
+}
+
+@test "listen unix:PATH: a live listener with a full backlog is refused at once, not waited for" {
+	full_unix_listener live "$TMP/s" 3
+	SECONDS=0
+	run run_bounded 5 "$TSOCK" listen "unix:$TMP/s" </dev/null
+	echo "status $status after ${SECONDS}s: $output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"unix:$TMP/s"* ]]
+	[[ "$output" == *"in use"* ]]
+	[ "$SECONDS" -lt 3 ]
+	[ -S "$TMP/s" ]
+	kill -0 "$PID_live"
+}
+
+@test "relay unix:PATH: a live listener with a full backlog is refused at once, not waited for" {
+	full_unix_listener live "$TMP/front" 3
+	run run_bounded 5 "$TSOCK" relay "unix:$TMP/front" tcp:127.0.0.1:9 </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"in use"* ]]
+	[ -S "$TMP/front" ]
+}
+
+@test "listen unix-dgram:PATH over a live unix stream listener is refused, the file kept" {
+	full_unix_listener live "$TMP/s" 0
+	run run_bounded 5 "$TSOCK" udp-echo "unix-dgram:$TMP/s" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"in use"* ]]
+	[ -S "$TMP/s" ]
+}
+
+# stale_socket PATH: a unix socket file whose owner is gone.
+stale_socket() {
+	"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$1"
+}
+
+@test "listen unix:PATH: a symlink to a socket is neither followed nor removed" {
+	stale_socket "$TMP/target"
+	ln -s target "$TMP/link"
+	run run_bounded 5 "$TSOCK" listen "unix:$TMP/link" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"symbolic link"* ]]
+	[ -L "$TMP/link" ]
+	[ -S "$TMP/target" ]
+	# a dangling one is left alone too
+	ln -s nowhere "$TMP/dangling"
+	run run_bounded 5 "$TSOCK" listen "unix:$TMP/dangling" </dev/null
+	[ "$status" -eq 1 ]
+	[ -L "$TMP/dangling" ]
+}
+
+@test "listen unix:PATH: a fifo, a directory or a regular file there is never removed" {
+	mkfifo "$TMP/fifo"
+	mkdir "$TMP/dir"
+	printf 'precious\n' >"$TMP/file"
+	for f in fifo dir file; do
+		run run_bounded 5 "$TSOCK" listen "unix:$TMP/$f" </dev/null
+		echo "$f: $status $output"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"not a socket"* ]]
+	done
+	[ -p "$TMP/fifo" ]
+	[ -d "$TMP/dir" ]
+	[ "$(cat "$TMP/file")" = precious ]
+}
+
+@test "listen unix:PATH under a symlinked directory replaces a stale socket there and removes its own at exit" {
+	mkdir "$TMP/real"
+	ln -s real "$TMP/via"
+	stale_socket "$TMP/real/s"
+	start_tsock srv listen "unix:$TMP/via/s"
+	[ -S "$TMP/real/s" ]
+	kill -TERM "$PID_srv"
+	wait_exit "$PID_srv" 5
+	[ "$EXIT_STATUS" -eq 143 ]
+	[ ! -e "$TMP/real/s" ]
+	[ -L "$TMP/via" ]
+}
+
+@test "at exit tsock removes its socket file from the directory it bound in, even if that was renamed, and nothing at the old path" {
+	mkdir "$TMP/d"
+	start_tsock srv listen "unix:$TMP/d/s"
+	# the directory moves away; another socket takes the old path
+	mv "$TMP/d" "$TMP/moved"
+	mkdir "$TMP/d"
+	stale_socket "$TMP/d/s"
+	kill -TERM "$PID_srv"
+	wait_exit "$PID_srv" 5
+	[ "$EXIT_STATUS" -eq 143 ]
+	[ ! -e "$TMP/moved/s" ]
+	[ -S "$TMP/d/s" ]
+}
+
+@test "at exit a directory swapped for a symlink is not followed: the socket it leads to stays" {
+	mkdir "$TMP/d" "$TMP/other"
+	start_tsock srv listen "unix:$TMP/d/s"
+	mv "$TMP/d" "$TMP/moved"
+	stale_socket "$TMP/other/s"
+	ln -s other "$TMP/d"
+	kill -TERM "$PID_srv"
+	wait_exit "$PID_srv" 5
+	[ "$EXIT_STATUS" -eq 143 ]
+	[ -S "$TMP/other/s" ]
+	[ -L "$TMP/d" ]
+	[ ! -e "$TMP/moved/s" ]
+}
+
+@test "udp-echo unix-dgram: its socket file goes from the directory it bound in, even if that was renamed" {
+	mkdir "$TMP/d"
+	start_tsock echo udp-echo "unix-dgram:$TMP/d/s"
+	mv "$TMP/d" "$TMP/moved"
+	kill -TERM "$PID_echo"
+	wait_exit "$PID_echo" 5
+	[ "$EXIT_STATUS" -eq 143 ]
+	[ ! -e "$TMP/moved/s" ]
+}
