@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include "commands.h"
 #include "log.h"
+#include "resolve_pool.h"
 
 static const char commands_help[] =
 "\nCommands:\n"
@@ -447,5 +448,6 @@ out:
 	free(max_pdu_text);
 	talloc_free(mem_ctx);
 	poptFreeContext(pc);
+	resolve_pool_stop();
 	return status;
 }

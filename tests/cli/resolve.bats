@@ -1,0 +1,199 @@
+#!/usr/bin/env bats
+#
+# resolve.bats - name lookups for a back end given by name: however many
+# clients ask, a few threads, one lookup per name at a time, answers
+# reused for a few seconds, and clients that give up cost nothing.
+#
+# getaddrinfo is made slow (and counted) by preloading the test library
+# $SLOW_GETADDRINFO (tests/slow_getaddrinfo.so): each lookup of a name
+# waits SLOW_GAI_DELAY_MS and logs "start"/"end" lines in SLOW_GAI_LOG.
+# The back end is tcp4:localhost (from /etc/hosts, no DNS).  Loopback
+# only; every wait is bounded.
+
+setup() {
+	load helpers
+	setup_tmp
+	[ -n "${SLOW_GETADDRINFO:-}" ] ||
+		SLOW_GETADDRINFO=$BATS_TEST_DIRNAME/../slow_getaddrinfo.so
+	[ -f "$SLOW_GETADDRINFO" ] || skip "no $SLOW_GETADDRINFO (make check builds it)"
+	getent ahostsv4 localhost | grep -q '^127\.' ||
+		skip "localhost does not resolve to 127.x here"
+	export SLOW_GAI_LOG=$TMP/gai.log
+	# a sanitizer build must accept the preloaded library before its
+	# runtime
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	echo_server
+}
+
+teardown() {
+	teardown_tmp
+}
+
+# echo_server: a threaded python TCP echo server with room in its
+# backlog for every client at once; port in PORT_echo.
+echo_server() {
+	python3 -c '
+import socket, sys, threading
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1024)
+print("listening on tcp:127.0.0.1:%d" % s.getsockname()[1], file=sys.stderr, flush=True)
+def serve(c):
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' >"$TMP/echo.out" 2>"$TMP/echo.err" &
+	BG_PIDS+=("$!")
+	local line
+	line=$(wait_for_line "$TMP/echo.err" '^listening on ') || return 1
+	PORT_echo=${line##*:}
+}
+
+# slow_relay DELAY_MS ARGS...: tsock relay from tcp:127.0.0.1:0 to the
+# echo server by name, lookups taking DELAY_MS; PID_relay, PORT_relay.
+slow_relay() {
+	local delay=$1
+	shift
+	SLOW_GAI_DELAY_MS=$delay LD_PRELOAD=$SLOW_GETADDRINFO \
+		start_tsock relay relay "$@" tcp:127.0.0.1:0 \
+		"tcp4:localhost:$PORT_echo"
+}
+
+# clients N [SECONDS]: N clients connect at once, each sends one line and
+# waits for it back; prints "ok K" (K echoed), "reset K", "closed K".
+# Signals it has connected them all by creating $TMP/connected.
+clients() {
+	run_bounded "${2:-20}" python3 -c '
+import os, socket, sys, selectors
+n, port, flag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+sel = selectors.DefaultSelector()
+got = {}
+for i in range(n):
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b"hello %d\n" % i)
+    c.setblocking(False)
+    sel.register(c, selectors.EVENT_READ, i)
+    got[i] = b""
+open(flag, "w").close()
+ok = reset = closed = 0
+left = n
+while left:
+    events = sel.select(timeout=15)
+    if not events:
+        break
+    for key, _ in events:
+        c, i = key.fileobj, key.data
+        try:
+            d = c.recv(4096)
+        except ConnectionResetError:
+            d, reset = None, reset + 1
+        if d:
+            got[i] += d
+            if got[i] != b"hello %d\n" % i:
+                continue
+            ok += 1
+        elif d == b"":
+            closed += 1
+        sel.unregister(c)
+        c.close()
+        left -= 1
+print("ok %d reset %d closed %d" % (ok, reset, closed))
+' "$1" "$PORT_relay" "$TMP/connected"
+}
+
+# wait_for_file PATH SECONDS: until PATH exists (bounded).
+wait_for_file() {
+	local i
+	for ((i = 0; i < $2 * 50; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.02
+	done
+	echo "no $1 after $2 s" >&2
+	return 1
+}
+
+# threads PID: the number of threads of a process.
+threads() {
+	awk '/^Threads:/ { print $2 }' "/proc/$1/status"
+}
+
+# lookups: how many lookups of localhost have started.
+lookups() {
+	grep -c '^start localhost ' "$SLOW_GAI_LOG" 2>/dev/null || true
+}
+
+@test "300 clients of a named back end while its lookup is slow: one lookup, at most 4 helper threads, all served" {
+	slow_relay 1500
+	clients 300 >"$TMP/clients.out" &
+	local cpid=$!
+	wait_for_line "$SLOW_GAI_LOG" '^start localhost ' 10
+	wait_for_file "$TMP/connected" 10
+	# every client is connected and waits for the one lookup
+	local t
+	t=$(threads "$PID_relay")
+	echo "threads while 300 clients wait: $t"
+	[ "$t" -le 5 ]
+	wait "$cpid"
+	cat "$TMP/clients.out"
+	[ "$(cat "$TMP/clients.out")" = "ok 300 reset 0 closed 0" ]
+	echo "lookups: $(lookups)"
+	[ "$(lookups)" -eq 1 ]
+	[ "$(threads "$PID_relay")" -le 5 ]
+}
+
+@test "clients after a lookup are answered from its result: no new lookup for a few seconds" {
+	slow_relay 200
+	run clients 1
+	[ "$output" = "ok 1 reset 0 closed 0" ]
+	local i
+	for i in 1 2 3 4 5; do
+		run clients 4
+		[ "$output" = "ok 4 reset 0 closed 0" ]
+	done
+	echo "lookups: $(lookups)"
+	[ "$(lookups)" -eq 1 ]
+}
+
+@test "-w 1 with a lookup that takes 4 s: clients are closed after -w, and what they asked costs nothing more" {
+	slow_relay 4000 -w 1
+	SECONDS=0
+	run clients 100 10
+	echo "after ${SECONDS}s: $output"
+	# all given up by the timeout, none served
+	[[ "$output" == "ok 0 "* ]]
+	[ "$SECONDS" -lt 4 ]
+	# the one lookup still runs (getaddrinfo cannot be stopped) but
+	# nothing else: no thread per client, no further lookups
+	[ "$(threads "$PID_relay")" -le 5 ]
+	wait_for_line "$SLOW_GAI_LOG" '^end localhost ' 10
+	[ "$(lookups)" -eq 1 ]
+	# the relay goes on: the next client is served from that answer
+	run clients 1
+	[ "$output" = "ok 1 reset 0 closed 0" ]
+	[ "$(lookups)" -eq 1 ]
+}
+
+@test "400 clients arriving in waves while lookups are slow: threads stay bounded, every client served" {
+	slow_relay 500
+	local i t max=0
+	for i in 1 2 3 4; do
+		rm -f "$TMP/connected"
+		clients 100 >"$TMP/wave$i.out" &
+		# sampled while the wave's clients are all waiting
+		wait_for_file "$TMP/connected" 10
+		t=$(threads "$PID_relay")
+		[ "$t" -gt "$max" ] && max=$t
+		wait $!
+	done
+	echo "most threads seen: $max"
+	[ "$max" -le 5 ]
+	for i in 1 2 3 4; do
+		[ "$(cat "$TMP/wave$i.out")" = "ok 100 reset 0 closed 0" ]
+	done
+}
