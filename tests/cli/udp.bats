@@ -494,3 +494,70 @@ EOF2
 	run "$TSOCK" udp-echo --max-rate x udp:127.0.0.1:0
 	[ "$status" -eq 2 ]
 }
+
+# ------------------------------------------------------------- fairness
+
+# One peer floods the relay's front as fast as python can send while
+# another peer does 50 round trips.  --max-rate keeps the flood's cost to
+# a receive per datagram, so the relay drains the front as fast as the
+# flood comes and the probes are not lost in the kernel's queue of the
+# shared front socket (without it they are, whatever tsock does: see
+# bench/fairness.sh).  What is tested is tsock's own part: reading the
+# flood must go back to the event loop after each batch, or the probe
+# session's answers, read from its back-end socket, never come.
+@test "relay udp: while one peer floods the front, another session's round trips are all answered" {
+	start_tsock echo udp-echo --max-rate 0 udp:127.0.0.1:0
+	start_tsock relay relay --max-rate 2000 udp:127.0.0.1:0 \
+		"udp:127.0.0.1:$PORT_echo"
+	# the flood: one socket, as fast as python sends, for at most 30 s;
+	# it says "flooding" once it has sent 20000
+	py_flood() {
+		"$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+n, end, told = 0, time.monotonic() + 30, False
+while time.monotonic() < end:
+    for _ in range(1000):
+        try:
+            s.send(b"f" * 32)
+            n += 1
+        except (BlockingIOError, ConnectionRefusedError):
+            pass
+    if not told and n >= 20000:
+        print("flooding", file=sys.stderr, flush=True)
+        told = True
+' "$PORT_relay" 2>"$TMP/flood.err" &
+		PID_flood=$!
+		BG_PIDS+=("$PID_flood")
+	}
+	py_flood
+	wait_for_line "$TMP/flood.err" '^flooding$' 10
+	# 50 round trips from another peer, each resent (up to 5 times, 1 s
+	# apart) if the flood made the kernel drop it at the front's queue
+	run run_bounded 60 "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+answered = resent = 0
+for i in range(50):
+    msg = b"probe %d" % i
+    for attempt in range(5):
+        s.send(msg)
+        try:
+            while s.recv(100) != msg:
+                pass
+            answered += 1
+            break
+        except socket.timeout:
+            resent += 1
+print("answered %d resent %d" % (answered, resent))
+' "$PORT_relay"
+	echo "$output"
+	[[ "$output" == "answered 50 "* ]]
+	# all of it while the flood went on
+	kill -0 "$PID_flood"
+	kill -0 "$PID_relay"
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""fairness_load.py - one UDP peer floods a server while another measures
+its round trips, to see whether the flood holds other sessions up.
+
+  fairness_load.py flood PORT SECS        send 32-byte datagrams from one
+                                          socket as fast as it can for SECS
+                                          seconds; prints "flood RATE/s"
+  fairness_load.py probe PORT COUNT       COUNT round trips from another
+                                          socket, 10 ms apart, 2 s limit
+                                          each; prints one JSON line
+
+SPDX-License-Identifier: MIT
+"""
+import json
+import socket
+import sys
+import time
+
+
+def flood(port, secs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    s.connect(("127.0.0.1", port))
+    msg = b"f" * 32
+    sent = 0
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        for _ in range(1000):
+            try:
+                s.send(msg)
+                sent += 1
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+    print("flood %d/s" % (sent / secs), flush=True)
+
+
+def probe(port, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.connect(("127.0.0.1", port))
+    rtts, lost = [], 0
+    for i in range(count):
+        msg = b"probe %d" % i
+        start = time.monotonic()
+        s.send(msg)
+        try:
+            while s.recv(100) != msg:
+                pass
+            rtts.append((time.monotonic() - start) * 1000.0)
+        except (socket.timeout, ConnectionRefusedError):
+            lost += 1
+        time.sleep(0.01)
+    rtts.sort()
+
+    def pct(p):
+        return round(rtts[min(len(rtts) - 1, int(len(rtts) * p))], 2) \
+            if rtts else None
+
+    print(json.dumps({"answered": len(rtts), "lost": lost,
+                      "median_ms": pct(0.5), "p99_ms": pct(0.99),
+                      "max_ms": round(rtts[-1], 2) if rtts else None}),
+          flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "flood":
+        flood(int(sys.argv[2]), float(sys.argv[3]))
+    else:
+        probe(int(sys.argv[2]), int(sys.argv[3]))
