@@ -197,3 +197,69 @@ lookups() {
 		[ "$(cat "$TMP/wave$i.out")" = "ok 100 reset 0 closed 0" ]
 	done
 }
+
+@test "relay udp: tiny datagrams from 200 peers while the back end's name is looked up: at most 1024 queued per session, 65536 in all" {
+	# a sink that counts what reaches the back end from each source,
+	# until 3 s of quiet
+	python3 -c '
+import collections, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)  # SO_RCVBUFFORCE
+except OSError:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 20)
+s.bind(("127.0.0.1", 0))
+print("listening on udp:127.0.0.1:%d" % s.getsockname()[1], file=sys.stderr, flush=True)
+s.settimeout(40)
+per = collections.Counter()
+try:
+    while True:
+        _, src = s.recvfrom(100)
+        per[src] += 1
+        s.settimeout(3)
+except socket.timeout:
+    pass
+print(sum(per.values()), max(per.values()) if per else 0, flush=True)
+' >"$TMP/sink.out" 2>"$TMP/sink.err" &
+	local sink=$!
+	BG_PIDS+=("$sink")
+	local line
+	line=$(wait_for_line "$TMP/sink.err" '^listening on ')
+	SLOW_GAI_DELAY_MS=8000 LD_PRELOAD=$SLOW_GETADDRINFO \
+		start_tsock relay relay --max-rate 0 \
+		udp:127.0.0.1:0 "udp4:localhost:${line##*:}"
+	local rss_before
+	rss_before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PID_relay/status")
+	# 200 peers x 1500 one-byte datagrams, paced so that the relay's
+	# socket queue does not overflow, all while the lookup runs
+	run run_bounded 30 python3 -c '
+import socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for p in range(200):
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.connect(("127.0.0.1", port))
+    socks.append(c)
+for i in range(1500):
+    for c in socks:
+        c.send(b"x")
+    time.sleep(0.001)
+print("sent")
+' "$PORT_relay"
+	[ "$output" = sent ]
+	# still looking up: what is queued is all there is
+	grep -q '^start localhost ' "$SLOW_GAI_LOG"
+	! grep -q '^end localhost ' "$SLOW_GAI_LOG"
+	local rss_during
+	rss_during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PID_relay/status")
+	echo "VmRSS before $rss_before kB, with the queues $rss_during kB"
+	wait "$sink"
+	local total most
+	read -r total most <"$TMP/sink.out"
+	echo "the back end got $total datagrams, at most $most from one session"
+	[ "$total" -ge 1 ]
+	[ "$total" -le 65536 ]
+	[ "$most" -le 1024 ]
+	# 65536 queued datagrams, at about 800 bytes each, stay under 100 MiB
+	[ $((rss_during - rss_before)) -lt 102400 ]
+}
