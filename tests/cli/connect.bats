@@ -45,27 +45,6 @@ socat_echo() {
 	eval "PORT_$name=\${line%%[^0-9]*}"
 }
 
-# wait_exit PID [SECONDS]: wait (bounded, default 10 s) for a background
-# child to exit; sets EXIT_STATUS.  Fails if it is still running.
-wait_exit() {
-	local pid=$1 limit=${2:-10} i stat state
-	for ((i = 0; i < limit * 50; i++)); do
-		state=
-		if stat=$(cat "/proc/$pid/stat" 2>/dev/null); then
-			state=${stat##*) }
-			state=${state%% *}
-		fi
-		if [ -z "$state" ] || [ "$state" = Z ]; then
-			EXIT_STATUS=0
-			wait "$pid" || EXIT_STATUS=$?
-			return 0
-		fi
-		sleep 0.02
-	done
-	echo "process $pid still running after ${limit}s" >&2
-	return 1
-}
-
 # A TCP echo server for one client: echoes until EOF, then closes.
 ECHO_ONE='
 c, _ = s.accept()

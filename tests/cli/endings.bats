@@ -1,9 +1,8 @@
 #!/usr/bin/env bats
 #
 # endings.bats - what tsock leaves behind and what it refuses: stale and
-# live unix socket files, removing only its own socket file, relays
-# pointed at themselves.  Loopback and private temp dirs only; every
-# wait is bounded.
+# live unix socket files, and removing only its own socket file.  Private
+# temp dirs only; every wait is bounded.
 
 setup() {
 	load helpers
@@ -16,85 +15,9 @@ teardown() {
 	teardown_tmp
 }
 
-# ------------------------------------------------------------ local helpers
-
-# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
-# process to end; its exit status in EXIT_STATUS.
-wait_exit() {
-	local pid=$1 limit=${2:-5} i
-	for ((i = 0; i < limit * 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.02
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "process $pid still running after ${limit}s" >&2
-		return 1
-	fi
-	EXIT_STATUS=0
-	wait "$pid" || EXIT_STATUS=$?
-}
-
-# fd_count PID: open file descriptors of a process.
-fd_count() {
-	ls "/proc/$1/fd" | wc -l
-}
-
-# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
-free_port() {
-	"$PY" -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# roundtrip ENDPOINT TEXT: send TEXT through a tcp or unix endpoint,
-# print what comes back (bounded).
-roundtrip() {
-	run_bounded 5 "$PY" -c '
-import socket, sys
-kind, _, where = sys.argv[1].partition(":")
-if kind == "unix":
-    c = socket.socket(socket.AF_UNIX)
-    c.settimeout(4)
-    c.connect(where)
-else:
-    host, _, port = where.rpartition(":")
-    c = socket.create_connection((host.strip("[]"), int(port)), timeout=4)
-c.sendall(sys.argv[2].encode())
-c.shutdown(socket.SHUT_WR)
-got = b""
-while True:
-    d = c.recv(4096)
-    if not d:
-        break
-    got += d
-print(got.decode(), end="")' "$1" "$2"
-}
-
-# echo_back NAME: a threaded python TCP echo server, port in PORT_NAME.
-echo_back() {
-	python_server "$1" '
-import threading
-def serve(c):
-    with c:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            c.sendall(d)
-s.settimeout(None)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'
-}
-
-# ------------------------------------------------------------------ signals
-
 # ------------------------------------------------------ unix socket files
 
-# unix_listener NAME PATH BACKLOG_FILL: a live python unix listener on
+# full_unix_listener NAME PATH BACKLOG_FILL: a live python unix listener on
 # PATH with listen(0) whose backlog is then filled by non-blocking
 # connects (BACKLOG_FILL of them), never accepting; prints "full".
 full_unix_listener() {

@@ -56,17 +56,6 @@ net_error() {
 	! has "Try 'tsock --help'"
 }
 
-# A loopback TCP port nothing listens on (bound, then closed).
-free_port() {
-	python3 -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-'
-}
-
 # ------------------------------------------------------------ commands
 
 @test "no command: exit 2, 'missing command'" {

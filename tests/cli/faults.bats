@@ -373,31 +373,6 @@ else:
 	[ "$status" -eq 0 ]
 }
 
-# fd_count PID, rss_kib PID: open descriptors and VmRSS (KiB) of a process.
-fd_count() {
-	ls "/proc/$1/fd" | wc -l
-}
-
-rss_kib() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-
-# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
-# process to end; its exit status in EXIT_STATUS.
-wait_exit() {
-	local pid=$1 limit=${2:-5} i
-	for ((i = 0; i < limit * 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.02
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "process $pid still running after ${limit}s" >&2
-		return 1
-	fi
-	EXIT_STATUS=0
-	wait "$pid" || EXIT_STATUS=$?
-}
-
 # wait_fds PID MAX: wait (bounded, 2 s) until PID has at most MAX fds.
 wait_fds() {
 	local pid=$1 max=$2 secs=${3:-2} i n

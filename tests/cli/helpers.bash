@@ -74,7 +74,7 @@ python_server() {
 import socket, sys, time, os
 s = socket.socket()
 s.bind(('127.0.0.1', 0))
-s.listen(16)
+s.listen(1024)
 print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1], file=sys.stderr, flush=True)
 s.settimeout(20)
 $code
@@ -84,6 +84,73 @@ $code
 	local line
 	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
 	eval "PORT_$name=\${line##*:}"
+}
+
+# echo_back NAME: a threaded python TCP echo server (each connection
+# echoed until EOF), port in PORT_NAME.
+echo_back() {
+	python_server "$1" '
+import threading
+def serve(c):
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+s.settimeout(None)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'
+}
+
+# wait_exit PID [SECONDS]: wait (bounded, default 10 s) for a background
+# child to end (a zombie counts as ended); its exit status in EXIT_STATUS.
+wait_exit() {
+	local pid=$1 limit=${2:-10} i
+	for ((i = 0; i < limit * 50; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null ||
+		   [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+			EXIT_STATUS=0
+			wait "$pid" 2>/dev/null || EXIT_STATUS=$?
+			return 0
+		fi
+		sleep 0.02
+	done
+	echo "process $pid still running after ${limit}s" >&2
+	return 1
+}
+
+# wait_for_file PATH [SECONDS]: until PATH exists (bounded, default 5 s).
+wait_for_file() {
+	local i limit=${2:-5}
+	for ((i = 0; i < limit * 50; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.02
+	done
+	echo "no $1 after $limit s" >&2
+	return 1
+}
+
+# free_port: a TCP port of 127.0.0.1 that was free a moment ago, for
+# peers that cannot listen on port 0 and report the port.
+free_port() {
+	python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()' 3>&-
+}
+
+# fd_count PID, rss_kib PID: open descriptors and VmRSS (KiB) of a process.
+fd_count() {
+	ls "/proc/$1/fd" | wc -l
+}
+
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 # sha FILE: the sha256 of a file.

@@ -10,11 +10,6 @@ teardown() {
 	teardown_tmp
 }
 
-# fd_count PID: open file descriptors of a process.
-fd_count() {
-	ls "/proc/$1/fd" | wc -l
-}
-
 # cpu_ticks PID: user + system CPU time of a process, in clock ticks.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"

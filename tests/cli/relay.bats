@@ -43,22 +43,6 @@ py_bg() {
 	eval "PORT_$name=\${addr##*:}"
 }
 
-# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
-# process to end; its exit status in EXIT_STATUS.
-wait_exit() {
-	local pid=$1 limit=${2:-5} i
-	for ((i = 0; i < limit * 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.02
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "process $pid still running after ${limit}s" >&2
-		return 1
-	fi
-	EXIT_STATUS=0
-	wait "$pid" || EXIT_STATUS=$?
-}
-
 # A threaded stream echo server: echo_server NAME tcp|tcp6|unix [PATH].
 # Each connection is echoed until EOF, then half-closed and closed.
 # stdout gets one "accepted N" line per connection.

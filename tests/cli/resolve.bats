@@ -22,37 +22,11 @@ setup() {
 	# a sanitizer build must accept the preloaded library before its
 	# runtime
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-	echo_server
+	echo_back echo
 }
 
 teardown() {
 	teardown_tmp
-}
-
-# echo_server: a threaded python TCP echo server with room in its
-# backlog for every client at once; port in PORT_echo.
-echo_server() {
-	python3 -c '
-import socket, sys, threading
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(1024)
-print("listening on tcp:127.0.0.1:%d" % s.getsockname()[1], file=sys.stderr, flush=True)
-def serve(c):
-    with c:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            c.sendall(d)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-' >"$TMP/echo.out" 2>"$TMP/echo.err" &
-	BG_PIDS+=("$!")
-	local line
-	line=$(wait_for_line "$TMP/echo.err" '^listening on ') || return 1
-	PORT_echo=${line##*:}
 }
 
 # slow_relay DELAY_MS ARGS...: tsock relay from tcp:127.0.0.1:0 to the
@@ -105,17 +79,6 @@ while left:
         left -= 1
 print("ok %d reset %d closed %d" % (ok, reset, closed))
 ' "$1" "$PORT_relay" "$TMP/connected"
-}
-
-# wait_for_file PATH SECONDS: until PATH exists (bounded).
-wait_for_file() {
-	local i
-	for ((i = 0; i < $2 * 50; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.02
-	done
-	echo "no $1 after $2 s" >&2
-	return 1
 }
 
 # threads PID: the number of threads of a process.
@@ -229,7 +192,7 @@ print(sum(per.values()), max(per.values()) if per else 0, flush=True)
 		start_tsock relay relay --max-rate 0 \
 		udp:127.0.0.1:0 "udp4:localhost:${line##*:}"
 	local rss_before
-	rss_before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PID_relay/status")
+	rss_before=$(rss_kib "$PID_relay")
 	# 200 peers x 1500 one-byte datagrams, paced so that the relay's
 	# socket queue does not overflow, all while the lookup runs
 	run run_bounded 30 python3 -c '
@@ -251,7 +214,7 @@ print("sent")
 	grep -q '^start localhost ' "$SLOW_GAI_LOG"
 	! grep -q '^end localhost ' "$SLOW_GAI_LOG"
 	local rss_during
-	rss_during=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PID_relay/status")
+	rss_during=$(rss_kib "$PID_relay")
 	echo "VmRSS before $rss_before kB, with the queues $rss_during kB"
 	wait "$sink"
 	local total most

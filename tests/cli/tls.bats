@@ -157,17 +157,6 @@ while True:
 EOF
 }
 
-# free_port: print a TCP port of 127.0.0.1 that was free a moment ago, for
-# peers that cannot listen on port 0 and report the port.
-free_port() {
-	"$PY" -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()' 3>&-
-}
-
 # wait_listening PORT [SECONDS]: wait (bounded, default 5 s) until some
 # socket listens on TCP PORT, without connecting to it (per /proc/net).
 wait_listening() {
@@ -181,23 +170,6 @@ wait_listening() {
 		sleep 0.02
 	done
 	echo "nothing listens on port $1 after ${2:-5}s" >&2
-	return 1
-}
-
-# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
-# child to end; its exit status in EXIT_STATUS.
-wait_exit() {
-	local pid=$1 limit=${2:-5} i
-	for ((i = 0; i < limit * 50; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null ||
-		   [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
-			EXIT_STATUS=0
-			wait "$pid" 2>/dev/null || EXIT_STATUS=$?
-			return 0
-		fi
-		sleep 0.02
-	done
-	echo "process $pid still running after ${limit}s" >&2
 	return 1
 }
 

@@ -44,22 +44,6 @@ py_client() {
 	run_bounded "$limit" "$PY" "$TMP/client.py" "$@" 3>&-
 }
 
-# wait_exit PID [SECONDS]: wait (bounded, default 5 s) for a background
-# process to end; its exit status in EXIT_STATUS.
-wait_exit() {
-	local pid=$1 limit=${2:-5} i
-	for ((i = 0; i < limit * 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.02
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "process $pid still running after ${limit}s" >&2
-		return 1
-	fi
-	EXIT_STATUS=0
-	wait "$pid" || EXIT_STATUS=$?
-}
-
 # A python UDP echo server on 127.0.0.1 port 0 that prints "peer
 # HOST:PORT" on stdout for each new peer address it sees.
 python_udp_echo() {
