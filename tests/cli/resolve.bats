@@ -223,6 +223,10 @@ print("sent")
 	[ "$total" -ge 1 ]
 	[ "$total" -le 65536 ]
 	[ "$most" -le 1024 ]
-	# 65536 queued datagrams, at about 800 bytes each, stay under 100 MiB
-	[ $((rss_during - rss_before)) -lt 102400 ]
+	# 65536 queued datagrams, at about 1 KiB each, stay under 100 MiB
+	# (not measurable in a sanitizer build, whose allocator pads every
+	# chunk and keeps freed ones: there the counts above must do)
+	if ! ldd "$TSOCK" 2>/dev/null | grep -q 'libasan'; then
+		[ $((rss_during - rss_before)) -lt 102400 ]
+	fi
 }
