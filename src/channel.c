@@ -13,7 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "channel.h"
+#include "log.h"
 #include "resolve.h"
+#include "selfloop.h"
 #ifdef HAVE_GNUTLS
 #include "tsocket_tls.h"
 #endif
@@ -47,6 +49,10 @@ struct channel_open_state {
 	struct tevent_context *ev;
 	const struct endpoint *ep;
 	struct tstream_tls_params *tls;
+	struct selfloop *self;
+	void *owner;		/* mem_ctx: what a loop through us closes */
+	struct selfloop_conn *note;	/* of the connect under way */
+	bool skipped_self;	/* an address was our own FRONT */
 	struct channel *chan;
 	struct tsocket_address **addrs;
 	int naddrs, next;
@@ -57,15 +63,24 @@ struct channel_open_state {
 static void channel_open_resolved(struct tevent_req *subreq);
 static void channel_open_try_next(struct tevent_req *req);
 static void channel_open_connected(struct tevent_req *subreq);
+static bool channel_note_connect(struct channel_open_state *state,
+				 struct tevent_req *subreq);
 #ifdef HAVE_GNUTLS
 static void channel_open_secured(struct tevent_req *subreq);
 #endif
 static int channel_open_unix_dgram(struct channel_open_state *state);
 
+static char *channel_self_error(TALLOC_CTX *mem_ctx, const char *name)
+{
+	return talloc_asprintf(mem_ctx, "connect to %s: that is this relay's "
+			       "own listening address (a loop)", name);
+}
+
 struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     struct tevent_context *ev,
 				     const struct endpoint *ep,
 				     struct tstream_tls_params *tls,
+				     struct selfloop *self,
 				     int timeout_ms)
 {
 	struct tevent_req *req, *subreq;
@@ -79,6 +94,8 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 	state->ev = ev;
 	state->ep = ep;
 	state->tls = tls;
+	state->self = self;
+	state->owner = mem_ctx;
 	state->chan = talloc_zero(state, struct channel);
 	if (tevent_req_nomem(state->chan, req)) {
 		return tevent_req_post(req, ev);
@@ -104,6 +121,11 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 		}
 		return tevent_req_post(req, ev);
 	case EP_UNIX:
+		if (selfloop_is_front_path(self, ep->path)) {
+			state->error = channel_self_error(state, ep->text);
+			tevent_req_error(req, ELOOP);
+			return tevent_req_post(req, ev);
+		}
 		if (tsocket_address_unix_from_path(state, "", &local) == -1 ||
 		    tsocket_address_unix_from_path(state, ep->path,
 						   &remote) == -1) {
@@ -120,6 +142,11 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 		tevent_req_set_callback(subreq, channel_open_connected, req);
 		return req;
 	case EP_UNIX_DGRAM:
+		if (selfloop_is_front_path(self, ep->path)) {
+			state->error = channel_self_error(state, ep->text);
+			tevent_req_error(req, ELOOP);
+			return tevent_req_post(req, ev);
+		}
 		state->chan->name = talloc_asprintf(state->chan,
 						    "unix-dgram:%s", ep->path);
 		if (channel_open_unix_dgram(state) == -1) {
@@ -193,7 +220,25 @@ static void channel_open_resolved(struct tevent_req *subreq)
 	channel_open_try_next(req);
 }
 
-/* Connect to the next address; UDP just takes the first one. */
+/* True if remote is our own FRONT (see selfloop.h). */
+static bool channel_is_self(const struct channel_open_state *state,
+			    const struct tsocket_address *remote)
+{
+	struct sockaddr_storage ss;
+	ssize_t len;
+
+	if (state->self == NULL) {
+		return false;
+	}
+	len = tsocket_address_bsd_sockaddr(remote, (struct sockaddr *)&ss,
+					   sizeof(ss));
+	return len > 0 && selfloop_is_front(state->self,
+					    state->ep->kind != EP_UDP,
+					    (struct sockaddr *)&ss,
+					    (socklen_t)len);
+}
+
+/* Connect to the next address; UDP just takes the first usable one. */
 static void channel_open_try_next(struct tevent_req *req)
 {
 	struct channel_open_state *state = tevent_req_data(req,
@@ -203,6 +248,18 @@ static void channel_open_try_next(struct tevent_req *req)
 	bool v6;
 
 	if (state->next >= state->naddrs) {
+		if (state->skipped_self && state->last_err == 0) {
+			state->error = channel_self_error(state,
+							  state->ep->text);
+			tevent_req_error(req, ELOOP);
+			return;
+		}
+		if (state->skipped_self) {
+			state->error = talloc_asprintf(state,
+				"connect to %s: %s (one of its addresses, "
+				"this relay's own listening address, skipped)",
+				state->chan->name, strerror(state->last_err));
+		}
 		tevent_req_error(req, state->last_err != 0 ? state->last_err
 							   : EHOSTUNREACH);
 		return;
@@ -212,6 +269,13 @@ static void channel_open_try_next(struct tevent_req *req)
 	TALLOC_FREE(state->chan->name);
 	state->chan->name = channel_address_name(state->chan,
 			endpoint_kind_name(state->ep->kind), remote);
+	if (channel_is_self(state, remote)) {
+		log_verbose("%s: skipped, this relay's own listening address",
+			    state->chan->name);
+		state->skipped_self = true;
+		channel_open_try_next(req);
+		return;
+	}
 	if (tsocket_address_inet_from_strings(state, v6 ? "ipv6" : "ipv4",
 					      NULL, 0, &local) == -1) {
 		tevent_req_error(req, errno);
@@ -231,7 +295,38 @@ static void channel_open_try_next(struct tevent_req *req)
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}
+	if (state->self != NULL && !channel_note_connect(state, subreq)) {
+		tevent_req_oom(req);
+		return;
+	}
 	tevent_req_set_callback(subreq, channel_open_connected, req);
+}
+
+/*
+ * Note the local end of a connect just started, for the relay to know
+ * its own connection if FRONT accepts it (see selfloop.h).  False when
+ * out of memory.
+ */
+static bool channel_note_connect(struct channel_open_state *state,
+				 struct tevent_req *subreq)
+{
+	struct tsocket_address *local = NULL;
+	struct sockaddr_storage ss;
+	ssize_t len;
+
+	TALLOC_FREE(state->note);	/* of an address that failed */
+	if (tstream_inet_tcp_connect_local(subreq, state, &local) == -1) {
+		return true;	/* failed at once: nothing to note */
+	}
+	len = tsocket_address_bsd_sockaddr(local, (struct sockaddr *)&ss,
+					   sizeof(ss));
+	talloc_free(local);
+	if (len <= 0) {
+		return true;
+	}
+	state->note = selfloop_note_conn(state->self, state->chan, &ss,
+					 (socklen_t)len, state->owner);
+	return state->note != NULL;
 }
 
 static void channel_open_connected(struct tevent_req *subreq)
@@ -247,8 +342,20 @@ static void channel_open_connected(struct tevent_req *subreq)
 		ret = tstream_unix_connect_recv(subreq, &err, state->chan,
 						&state->chan->stream);
 	} else {
+		struct tsocket_address *local = NULL;
+		ssize_t len;
+
 		ret = tstream_inet_tcp_connect_recv(subreq, &err, state->chan,
-						    &state->chan->stream);
+						    &state->chan->stream,
+						    &local);
+		/* our end's address: a loop is recognised by it */
+		if (ret == 0) {
+			len = tsocket_address_bsd_sockaddr(local,
+					(struct sockaddr *)&state->chan->local,
+					sizeof(state->chan->local));
+			state->chan->local_len = len > 0 ? (socklen_t)len : 0;
+			talloc_free(local);
+		}
 	}
 	TALLOC_FREE(subreq);
 	if (ret == 0) {
@@ -274,6 +381,7 @@ static void channel_open_connected(struct tevent_req *subreq)
 		return;
 	}
 	state->last_err = err;
+	TALLOC_FREE(state->note);	/* that socket is closed */
 	if (state->ep->kind == EP_UNIX) {
 		tevent_req_error(req, err);
 		return;

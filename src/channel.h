@@ -17,9 +17,15 @@ struct channel {
 	struct tstream_context *stream;	/* a stream endpoint, or */
 	struct tdgram_context *dgram;	/* a datagram endpoint */
 	bool is_stdio;
-	/* a bound datagram socket's own address (listener_bind_dgram) */
+	/*
+	 * Our own address: a bound datagram socket's (listener_bind_dgram),
+	 * or the local end of a TCP connection we opened.
+	 */
 	struct sockaddr_storage local;
 	socklen_t local_len;
+	/* an accepted client's address (0 length: none, e.g. unix) */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
 };
 
 /*
@@ -30,15 +36,20 @@ struct channel {
  * name resolution and connecting together.
  */
 struct tstream_tls_params;
+struct selfloop;
 
 /*
  * tls endpoints connect over TCP, then run the TLS handshake with tls
- * (client params; NULL for other endpoints).
+ * (client params; NULL for other endpoints).  With self (else NULL),
+ * addresses of our own FRONT are skipped, and each TCP connect is noted
+ * there as mem_ctx's, which a loop through FRONT then closes (see
+ * selfloop.h).
  */
 struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     struct tevent_context *ev,
 				     const struct endpoint *ep,
 				     struct tstream_tls_params *tls,
+				     struct selfloop *self,
 				     int timeout_ms);
 
 /* The channel on mem_ctx, or NULL with *error (on mem_ctx) set. */

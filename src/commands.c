@@ -21,6 +21,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "relay.h"
+#include "selfloop.h"
 #include "tls_glue.h"
 #include "udp_front.h"
 
@@ -33,6 +34,7 @@ struct run {
 	struct relay_opts relay_opts;
 	const struct endpoint *back;	/* relay: what each client gets */
 	struct listener *listener;
+	struct selfloop *self;		/* relay: FRONT, not to be BACK */
 	struct channel *stdio;		/* connect and listen */
 	struct tstream_tls_params *tls_client;	/* a tls endpoint to open */
 	struct tstream_tls_params *tls_server;	/* a tls listener */
@@ -269,7 +271,7 @@ int cmd_connect(const struct tsock_options *opts, const struct endpoint *ep)
 	}
 	if (run_setup_tls(run, ep, NULL) && run_open_stdio(run)) {
 		subreq = channel_open_send(run, run->ev, ep, run->tls_client,
-					   opts->connect_timeout_ms);
+					   NULL, opts->connect_timeout_ms);
 		if (subreq == NULL) {
 			run_fail(run, "out of memory");
 		} else {
@@ -448,7 +450,7 @@ static void relay_open_back(struct client *c)
 	struct tevent_req *subreq;
 
 	subreq = channel_open_send(c, run->ev, run->back, run->tls_client,
-				   run->opts->connect_timeout_ms);
+				   run->self, run->opts->connect_timeout_ms);
 	if (subreq == NULL) {
 		log_error("out of memory");
 		talloc_free(c);
@@ -461,9 +463,19 @@ static void relay_open_back(struct client *c)
 static void relay_new_client(struct channel *front, void *private_data)
 {
 	struct run *run = private_data;
-	struct client *c;
+	struct client *c, *looped;
 
 	log_verbose("new client %s", front->name);
+	/* our own connection to BACK, come back: a loop, broken here */
+	looped = selfloop_find_conn(run->self, &front->peer, front->peer_len);
+	if (looped != NULL) {
+		log_error("relay loop: client %s is this relay's own "
+			  "connection to BACK (for client %s); both closed",
+			  front->name, looped->front->name);
+		talloc_free(front);
+		talloc_free(looped);
+		return;
+	}
 	c = client_create(run, front);
 	if (c == NULL) {
 		log_error("out of memory");
@@ -479,6 +491,10 @@ static void relay_new_client(struct channel *front, void *private_data)
 static bool run_listen(struct run *run, const struct endpoint *ep,
 		       unsigned max_sessions, udp_front_session_fn fn)
 {
+	/* as listener_bind: "every address" is IPv6 and IPv4 */
+	bool dual = ep->host == NULL && ep->family != AF_INET6;
+	struct sockaddr_storage ss;
+	socklen_t len;
 	struct channel *sock;
 	char *error = NULL;
 
@@ -488,6 +504,10 @@ static bool run_listen(struct run *run, const struct endpoint *ep,
 		if (run->listener == NULL) {
 			run_fail(run, error);
 			return false;
+		}
+		if (run->self != NULL &&
+		    listener_address(run->listener, &ss, &len)) {
+			selfloop_set_front(run->self, &ss, len, true, dual);
 		}
 		return true;
 	}
@@ -499,6 +519,10 @@ static bool run_listen(struct run *run, const struct endpoint *ep,
 			     fn, run) == NULL) {
 		run_fail(run, error != NULL ? error : "out of memory");
 		return false;
+	}
+	if (run->self != NULL) {
+		selfloop_set_front(run->self, &sock->local, sock->local_len,
+				   false, dual);
 	}
 	return true;
 }
@@ -530,6 +554,31 @@ static void run_bridge(struct run *run, const struct endpoint *front,
 	}
 }
 
+/*
+ * The FRONT of a relay, which BACK must not be: refused at start when
+ * BACK is written as FRONT's address (names: see selfloop.h).
+ */
+static void run_listen_relay(struct run *run, const struct endpoint *front,
+			     const struct endpoint *back)
+{
+	run->self = selfloop_create(run);
+	if (run->self == NULL) {
+		run_fail(run, "out of memory");
+		return;
+	}
+	if (!run_listen(run, front, run->opts->max_sessions,
+			relay_new_client)) {
+		return;
+	}
+	if (selfloop_is_front_endpoint(run->self, back)) {
+		run_fail(run, talloc_asprintf(run, "BACK %s is this relay's "
+					      "own FRONT %s: it would "
+					      "connect to itself", back->text,
+					      front->text));
+		run->status = TSOCK_EXIT_USAGE;
+	}
+}
+
 int cmd_relay(const struct tsock_options *opts, const struct endpoint *front,
 	      const struct endpoint *back)
 {
@@ -551,7 +600,7 @@ int cmd_relay(const struct tsock_options *opts, const struct endpoint *front,
 	    endpoint_is_stream(back)) {
 		run_bridge(run, front, back);
 	} else {
-		run_listen(run, front, opts->max_sessions, relay_new_client);
+		run_listen_relay(run, front, back);
 	}
 	return run_loop(run);
 }

@@ -406,6 +406,10 @@ static void listener_readable(struct tevent_context *ev,
 		}
 		/* tsock carries half-closed conversations: see tsock(1) */
 		tstream_bsd_write_after_peer_eof(client->stream, true);
+		if (ss.ss_family != AF_UNIX) {
+			memcpy(&client->peer, &ss, len);
+			client->peer_len = len;
+		}
 		if (ss.ss_family != AF_UNIX &&
 		    tsocket_address_bsd_from_sockaddr(client,
 				(struct sockaddr *)&ss, len, &peer) == 0) {
@@ -462,6 +466,13 @@ struct listener *listener_create(TALLOC_CTX *mem_ctx,
 		l->name = talloc_strdup(l, ep->text);
 	}
 	return l;
+}
+
+bool listener_address(const struct listener *l, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getsockname(l->fd, (struct sockaddr *)ss, len) == 0;
 }
 
 void listener_pause(struct listener *l, bool paused)

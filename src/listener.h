@@ -29,6 +29,10 @@ struct listener *listener_create(TALLOC_CTX *mem_ctx,
 				 listener_accept_fn fn, void *private_data,
 				 char **error);
 
+/* The listening socket's own address (getsockname); false on failure. */
+bool listener_address(const struct listener *l, struct sockaddr_storage *ss,
+		      socklen_t *len);
+
 /* Stop or resume accepting (e.g. while at the connection limit). */
 void listener_pause(struct listener *l, bool paused);
 

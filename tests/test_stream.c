@@ -479,6 +479,66 @@ static void test_tcp_connect_ipv6_recv5(void **state)
 }
 
 /*
+ * Rule (extension): the local address of a TCP connect is known as soon
+ * as the request exists, before the connect completes; it is the address
+ * the other end accepts from and the one the 5-argument recv returns.  A
+ * connect that failed at once has none (EINVAL).
+ */
+static void test_tcp_connect_local_early(void **state)
+{
+	struct tu_ctx *t = *state;
+	struct tsocket_address *local = NULL, *remote = NULL;
+	struct tsocket_address *early = NULL, *final = NULL, *v6 = NULL;
+	struct tstream_context *s = NULL;
+	struct tevent_req *req;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint16_t port, early_port;
+	int lfd, afd, err = 0;
+
+	lfd = inet_socket(AF_INET, true, &port);
+	assert_int_equal(tsocket_address_inet_from_strings(t->mem, "ipv4",
+				NULL, 0, &local), 0);
+	assert_int_equal(tsocket_address_inet_from_strings(t->mem, "ipv4",
+				"127.0.0.1", port, &remote), 0);
+	req = tstream_inet_tcp_connect_send(t->mem, t->ev, local, remote);
+	assert_non_null(req);
+	assert_int_equal(tstream_inet_tcp_connect_local(req, t->mem, &early),
+			 0);
+	early_port = tsocket_address_inet_port(early);
+	assert_int_not_equal(early_port, 0);
+
+	afd = accept_ready(t, lfd);
+	assert_int_equal(getpeername(afd, (struct sockaddr *)&ss, &len), 0);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port),
+			 early_port);
+	if (tevent_req_is_in_progress(req)) {	/* accept_ready loops too */
+		wait_req_ms(t, req, TIMEOUT_MS);
+	}
+	assert_int_equal(tstream_inet_tcp_connect_recv(req, &err, t->mem, &s,
+						       &final), 0);
+	assert_int_equal(tsocket_address_inet_port(final), early_port);
+	talloc_free(req);
+	talloc_free(s);
+	close(afd);
+	close(lfd);
+
+	/* an IPv6 source for an IPv4 target fails at once: no address */
+	assert_int_equal(tsocket_address_inet_from_strings(t->mem, "ipv6",
+				"::1", 0, &v6), 0);
+	req = tstream_inet_tcp_connect_send(t->mem, t->ev, v6, remote);
+	assert_non_null(req);
+	errno = 0;
+	assert_int_equal(tstream_inet_tcp_connect_local(req, t->mem, &early),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	talloc_free(req);
+	talloc_free(local);
+	talloc_free(remote);
+	talloc_free(v6);
+}
+
+/*
  * Rule: connecting to a port where nobody listens fails with ECONNREFUSED
  * through the request, and leaves no socket behind.  The port is held
  * by a bound but not listening socket, so no other process can take it.
@@ -1818,7 +1878,8 @@ int main(void)
 		T(test_tcp_connect_ipv4_recv5),
 		T(test_tcp_connect_ipv6_recv4),
 		T(test_tcp_connect_ipv6_recv5),
-		T(test_tcp_connect_refused),
+		T(test_tcp_connect_local_early),
+	T(test_tcp_connect_refused),
 		T(test_unix_connect),
 		T(test_unix_connect_enoent),
 		T(test_unix_connect_refused),

@@ -504,6 +504,17 @@ int _tstream_inet_tcp_connect_recv(struct tevent_req *req, int *perrno,
 				       __location__)
 
 /*
+ * Extension: the local address of a TCP connect still under way (the
+ * kernel binds it when the connect starts), on mem_ctx.  A caller knows
+ * its own end before the other end can accept it (tsock recognises a
+ * connection to itself so).  0, or -1 with errno (EINVAL: none, e.g.
+ * the connect failed at once).
+ */
+int tstream_inet_tcp_connect_local(struct tevent_req *req,
+				   TALLOC_CTX *mem_ctx,
+				   struct tsocket_address **local);
+
+/*
  * Connect a unix stream to the socket at remote; local may be a unix
  * address to bind first (empty path: unbound).  ENOENT when the path
  * does not exist, ECONNREFUSED when nobody listens on it.

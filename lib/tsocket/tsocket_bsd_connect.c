@@ -34,6 +34,7 @@ static int tstream_bsd_connect_finish(struct tstream_bsd_connect_state *state)
 	state->local_len = sizeof(state->local);
 	if (getsockname(state->fd, (struct sockaddr *)&state->local,
 			&state->local_len) == -1) {
+		state->local_len = 0;
 		return errno;
 	}
 	return 0;
@@ -123,6 +124,8 @@ static struct tevent_req *tstream_bsd_connect_send(TALLOC_CTX *mem_ctx,
 		tevent_req_error(req, errno);
 		return tevent_req_post(req, ev);
 	}
+	/* bound by connect(2) already: see tstream_inet_tcp_connect_local */
+	(void)tstream_bsd_connect_finish(state);
 	/* READ too: tevent reports errors (refused) only to readers */
 	state->fde = tevent_add_fd(ev, state, state->fd,
 				   TEVENT_FD_READ | TEVENT_FD_WRITE,
@@ -131,6 +134,23 @@ static struct tevent_req *tstream_bsd_connect_send(TALLOC_CTX *mem_ctx,
 		return tevent_req_post(req, ev);
 	}
 	return req;
+}
+
+int tstream_inet_tcp_connect_local(struct tevent_req *req,
+				   TALLOC_CTX *mem_ctx,
+				   struct tsocket_address **local)
+{
+	struct tstream_bsd_connect_state *state = tevent_req_data(req,
+					struct tstream_bsd_connect_state);
+
+	if (state->local_len == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*local = tsocket_address_bsd_wrap(mem_ctx,
+					  (struct sockaddr *)&state->local,
+					  state->local_len);
+	return *local != NULL ? 0 : -1;
 }
 
 /* Hand the connected socket over as a stream. */

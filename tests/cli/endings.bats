@@ -157,3 +157,102 @@ stale_socket() {
 	[ "$EXIT_STATUS" -eq 143 ]
 	[ ! -e "$TMP/moved/s" ]
 }
+
+# ------------------------------------------------------------ relay loops
+
+# A relay refused for being its own back end: exit 2 at once, saying so,
+# and no socket file left behind.
+refused_as_own_back() {
+	run run_bounded 5 "$TSOCK" relay "$@" </dev/null
+	echo "status $status: $output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"own FRONT"* ]]
+}
+
+@test "relay tcp:127.0.0.1:P tcp:127.0.0.1:P: refused at start (exit 2), not a connection storm" {
+	local port
+	port=$(free_port)
+	refused_as_own_back "tcp:127.0.0.1:$port" "tcp:127.0.0.1:$port"
+}
+
+@test "relay udp:127.0.0.1:P udp:127.0.0.1:P: refused at start (exit 2)" {
+	local port
+	port=$(free_port)
+	refused_as_own_back "udp:127.0.0.1:$port" "udp:127.0.0.1:$port"
+}
+
+@test "relay tcp front and a udp back of the same port number: not a loop, it runs" {
+	local port
+	port=$(free_port)
+	start_tsock relay relay "tcp:127.0.0.1:$port" "udp:127.0.0.1:$port"
+	kill -0 "$PID_relay"
+}
+
+@test "relay unix:PATH with BACK a symlink to its own socket file: refused at start (exit 2)" {
+	ln -s "$TMP/front" "$TMP/link"
+	refused_as_own_back "unix:$TMP/front" "unix:$TMP/link"
+	[ ! -e "$TMP/front" ]
+	refused_as_own_back "unix:$TMP/front" "unix:$TMP/./front"
+}
+
+@test "relay with BACK a name that resolves to FRONT: the client is closed with a reason, tsock keeps its fds" {
+	local port i after_first
+	port=$(free_port)
+	start_tsock relay relay "tcp:127.0.0.1:$port" "tcp4:localhost:$port"
+	for i in 1 2; do
+		run run_bounded 5 "$PY" -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=4)
+c.sendall(b"hello")
+try:
+    print("read", len(c.recv(100)))
+except ConnectionResetError:
+    print("read 0")     # closed with "hello" unread: a reset
+' "$port"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ "$output" = "read 0" ]
+		wait_for_line "$TMP/relay.err" "own listening address" 5
+		# the first lookup starts the resolver (a pipe): count after it
+		[ "$i" -eq 2 ] || after_first=$(fd_count "$PID_relay")
+	done
+	cat "$TMP/relay.err"
+	[ "$(grep -c 'own listening address' "$TMP/relay.err")" -eq 2 ]
+	[ "$(fd_count "$PID_relay")" -eq "$after_first" ]
+	kill -0 "$PID_relay"
+}
+
+@test "relay loop through a redirect (NAT-like): broken at its first turn, both ends closed, tsock keeps serving" {
+	local port i before
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	# connections for 127.0.0.2 go to our own port, once it is known
+	REDIRECT_CONNECT_PORT_FILE=$TMP/port LD_PRELOAD=$REDIRECT_CONNECT \
+		start_tsock relay relay -v tcp:127.0.0.1:0 tcp:127.0.0.2:9
+	echo "$PORT_relay" >"$TMP/port"
+	before=$(fd_count "$PID_relay")
+	for i in 1 2; do
+		run run_bounded 5 "$PY" -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=4)
+c.sendall(b"hello")
+try:
+    print("read", len(c.recv(100)))
+except ConnectionResetError:
+    print("read 0")
+' "$PORT_relay"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ "$output" = "read 0" ]
+	done
+	wait_for_line "$TMP/relay.err" "relay loop.*both closed" 5
+	cat "$TMP/relay.err"
+	# two clients, each looped once: four accepted, two loops broken
+	[ "$(grep -c 'relay loop' "$TMP/relay.err")" -eq 2 ]
+	[ "$(grep -c 'new client' "$TMP/relay.err")" -eq 4 ]
+	for ((i = 0; i < 250; i++)); do
+		[ "$(fd_count "$PID_relay")" -le "$before" ] && break
+		sleep 0.02
+	done
+	[ "$(fd_count "$PID_relay")" -le "$before" ]
+	kill -0 "$PID_relay"
+}
