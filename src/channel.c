@@ -64,7 +64,8 @@ static void channel_open_resolved(struct tevent_req *subreq);
 static void channel_open_try_next(struct tevent_req *req);
 static void channel_open_connected(struct tevent_req *subreq);
 static bool channel_note_connect(struct channel_open_state *state,
-				 struct tevent_req *subreq);
+				 struct tevent_req *subreq,
+				 const struct tsocket_address *remote);
 #ifdef HAVE_GNUTLS
 static void channel_open_secured(struct tevent_req *subreq);
 #endif
@@ -295,7 +296,7 @@ static void channel_open_try_next(struct tevent_req *req)
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}
-	if (state->self != NULL && !channel_note_connect(state, subreq)) {
+	if (state->self != NULL && !channel_note_connect(state, subreq, remote)) {
 		tevent_req_oom(req);
 		return;
 	}
@@ -308,8 +309,11 @@ static void channel_open_try_next(struct tevent_req *req)
  * out of memory.
  */
 static bool channel_note_connect(struct channel_open_state *state,
-				 struct tevent_req *subreq)
+				 struct tevent_req *subreq,
+				 const struct tsocket_address *remote)
 {
+	struct sockaddr_storage rs;
+	ssize_t rlen;
 	struct tsocket_address *local = NULL;
 	struct sockaddr_storage ss;
 	ssize_t len;
@@ -321,11 +325,15 @@ static bool channel_note_connect(struct channel_open_state *state,
 	len = tsocket_address_bsd_sockaddr(local, (struct sockaddr *)&ss,
 					   sizeof(ss));
 	talloc_free(local);
-	if (len <= 0) {
+	rlen = tsocket_address_bsd_sockaddr(remote, (struct sockaddr *)&rs,
+					    sizeof(rs));
+	if (len <= 0 || rlen <= 0) {
 		return true;
 	}
 	state->note = selfloop_note_conn(state->self, state->chan, &ss,
-					 (socklen_t)len, state->owner);
+					 (socklen_t)len,
+					 (struct sockaddr *)&rs,
+					 (socklen_t)rlen, state->owner);
 	return state->note != NULL;
 }
 

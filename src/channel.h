@@ -26,6 +26,7 @@ struct channel {
 	/* an accepted client's address (0 length: none, e.g. unix) */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	int accepted_fd;	/* and its socket (the stream owns it) */
 };
 
 /*

@@ -467,7 +467,8 @@ static void relay_new_client(struct channel *front, void *private_data)
 
 	log_verbose("new client %s", front->name);
 	/* our own connection to BACK, come back: a loop, broken here */
-	looped = selfloop_find_conn(run->self, &front->peer, front->peer_len);
+	looped = selfloop_find_conn(run->self, front->accepted_fd,
+				    &front->peer, front->peer_len);
 	if (looped != NULL) {
 		log_error("relay loop: client %s is this relay's own "
 			  "connection to BACK (for client %s); both closed",

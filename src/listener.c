@@ -406,6 +406,7 @@ static void listener_readable(struct tevent_context *ev,
 		}
 		/* tsock carries half-closed conversations: see tsock(1) */
 		tstream_bsd_write_after_peer_eof(client->stream, true);
+		client->accepted_fd = fd;
 		if (ss.ss_family != AF_UNIX) {
 			memcpy(&client->peer, &ss, len);
 			client->peer_len = len;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/netfilter_ipv4.h>	/* SO_ORIGINAL_DST */
 #include "endpoint.h"
 #include "selfloop.h"
 
@@ -37,7 +38,8 @@ struct inet_key {
 struct selfloop_conn {
 	struct selfloop *table;	/* NULL once the table is gone */
 	struct selfloop_conn *prev, *next;
-	struct inet_key key;
+	struct inet_key key;	/* our own address */
+	struct inet_key remote;	/* the address we asked for */
 	void *data;
 };
 
@@ -256,7 +258,9 @@ static int selfloop_conn_destructor(struct selfloop_conn *c)
 
 struct selfloop_conn *selfloop_note_conn(struct selfloop *s, TALLOC_CTX *owner,
 					 const struct sockaddr_storage *local,
-					 socklen_t len, void *data)
+					 socklen_t local_len,
+					 const struct sockaddr *remote,
+					 socklen_t remote_len, void *data)
 {
 	struct selfloop_conn *c, **head;
 
@@ -264,7 +268,8 @@ struct selfloop_conn *selfloop_note_conn(struct selfloop *s, TALLOC_CTX *owner,
 	if (c == NULL) {
 		return NULL;
 	}
-	if (!inet_key_of((const struct sockaddr *)local, len, &c->key)) {
+	if (!inet_key_of((const struct sockaddr *)local, local_len, &c->key) ||
+	    !inet_key_of(remote, remote_len, &c->remote)) {
 		return c;	/* unix: nothing a client could match */
 	}
 	c->table = s;
@@ -279,11 +284,39 @@ struct selfloop_conn *selfloop_note_conn(struct selfloop *s, TALLOC_CTX *owner,
 	return c;
 }
 
-void *selfloop_find_conn(const struct selfloop *s,
+/*
+ * What the client on fd connected to: the address it reached (ours),
+ * and, if a NAT rule redirected it, the one it asked for.
+ */
+static void accepted_destinations(int fd, struct inet_key *reached,
+				  struct inet_key *asked)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	bool v6 = false;
+
+	memset(reached, 0, sizeof(*reached));
+	memset(asked, 0, sizeof(*asked));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		inet_key_of((struct sockaddr *)&ss, len, reached);
+		v6 = ss.ss_family == AF_INET6;
+	}
+	/* IPv4 (also mapped into a dual-stack socket), then IPv6 */
+	len = sizeof(ss);
+	if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len) == 0 ||
+	    (v6 && (len = sizeof(ss),
+		    getsockopt(fd, SOL_IPV6, SO_ORIGINAL_DST, &ss,
+			       &len) == 0))) {
+		inet_key_of((struct sockaddr *)&ss, len, asked);
+	}
+}
+
+void *selfloop_find_conn(const struct selfloop *s, int fd,
 			 const struct sockaddr_storage *peer, socklen_t len)
 {
 	const struct selfloop_conn *c;
-	struct inet_key key;
+	struct inet_key key, reached, asked;
+	bool looked = false;
 
 	if (s == NULL ||
 	    !inet_key_of((const struct sockaddr *)peer, len, &key)) {
@@ -291,7 +324,15 @@ void *selfloop_find_conn(const struct selfloop *s,
 	}
 	for (c = s->buckets[key.port % SELFLOOP_BUCKETS]; c != NULL;
 	     c = c->next) {
-		if (inet_key_equal(&c->key, &key)) {
+		if (!inet_key_equal(&c->key, &key)) {
+			continue;
+		}
+		if (!looked) {	/* only for a client from one of our ports */
+			accepted_destinations(fd, &reached, &asked);
+			looked = true;
+		}
+		if (inet_key_equal(&c->remote, &reached) ||
+		    inet_key_equal(&c->remote, &asked)) {
 			return c->data;
 		}
 	}

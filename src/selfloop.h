@@ -52,21 +52,28 @@ bool selfloop_is_front_endpoint(const struct selfloop *s,
 bool selfloop_is_front_path(const struct selfloop *s, const char *path);
 
 /*
- * Note a connection to BACK by its local address, as soon as its
- * connect starts (before the other end can accept it).  The note lives
- * on owner and goes with it; data is what selfloop_find_conn returns.
- * NULL when out of memory.
+ * Note a connection to BACK, from local (its own address) to remote
+ * (the one it asked for), as soon as its connect starts (before the
+ * other end can accept it).  The note lives on owner and goes with it;
+ * data is what selfloop_find_conn returns.  NULL when out of memory.
  */
 struct selfloop_conn *selfloop_note_conn(struct selfloop *s, TALLOC_CTX *owner,
 					 const struct sockaddr_storage *local,
-					 socklen_t len, void *data);
+					 socklen_t local_len,
+					 const struct sockaddr *remote,
+					 socklen_t remote_len, void *data);
 
 /*
- * The data of the noted connection whose local address is peer (an
- * accepted client's address), or NULL: that client is our own
- * connection to BACK come back.
+ * The data of the noted connection that the client accepted on fd, from
+ * peer, is the other end of, or NULL.  A local port alone does not say
+ * it: the kernel gives one port to several connections to different
+ * places, so a client's port may well be one of ours.  It is ours come
+ * back when the client's address is our connection's own and what the
+ * client connected to is what ours asked for: the address it reached,
+ * or the one it asked for before a NAT rule redirected it (the kernel's
+ * SO_ORIGINAL_DST).
  */
-void *selfloop_find_conn(const struct selfloop *s,
+void *selfloop_find_conn(const struct selfloop *s, int fd,
 			 const struct sockaddr_storage *peer, socklen_t len);
 
 #endif

@@ -256,3 +256,39 @@ except ConnectionResetError:
 	[ "$(fd_count "$PID_relay")" -le "$before" ]
 	kill -0 "$PID_relay"
 }
+
+@test "relay with 600 clients at once: none is taken for a loop, though the kernel gives our back connections their ports too" {
+	local i
+	echo_back echo
+	start_tsock relay relay "tcp:127.0.0.1:0" "tcp:127.0.0.1:$PORT_echo"
+	# a client's port may be the port of one of tsock's own connections
+	# to BACK (to another address): that is no loop
+	run run_bounded 60 "$PY" - "$PORT_relay" <<'EOF2'
+import socket, sys, selectors
+port = int(sys.argv[1])
+conns = []
+for i in range(600):
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b"%08d" % i)
+    conns.append(c)
+ok = 0
+for i, c in enumerate(conns):
+    want = b"%08d" % i
+    got = b""
+    try:
+        while len(got) < len(want):
+            d = c.recv(64)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    ok += got == want
+    c.close()
+print("echoed", ok)
+EOF2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "echoed 600" ]
+	! grep 'relay loop' "$TMP/relay.err"
+}
