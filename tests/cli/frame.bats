@@ -27,6 +27,10 @@ sanitized() {
 sink() {
 	python_server "$1" "
 import threading
+lock = threading.Lock()
+def say(line):
+    with lock:    # one whole line at a time
+        print(line, flush=True)
 def serve(c, i):
     got = 0
     try:
@@ -36,9 +40,9 @@ def serve(c, i):
                 break
             got += len(d)
     except ConnectionResetError:
-        print('reset %d' % got, flush=True)
+        say('reset %d' % got)
         return
-    print(('done %d' if got == $3 else 'short %d') % got, flush=True)
+    say(('done %d' if got == $3 else 'short %d') % got)
     c.recv(1)
 for i in range($2):
     c, _ = s.accept()
