@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include "bridge.h"
+#include "budget.h"
 #include "commands.h"
 #include "listener.h"
 #include "log.h"
@@ -144,7 +145,14 @@ static struct run *run_create(TALLOC_CTX *mem_ctx,
 		run->relay_opts.frame = &opts->frame;
 	}
 	run->ev = tevent_context_init(run);
-	if (run->ev == NULL || !run_catch_signals(run)) {
+	/* before any relay: it must outlive them all (talloc frees the
+	   newest children first) */
+	if (run->ev != NULL) {
+		run->relay_opts.budget = budget_create(run, run->ev,
+						       opts->max_buffer);
+	}
+	if (run->ev == NULL || run->relay_opts.budget == NULL ||
+	    !run_catch_signals(run)) {
 		talloc_free(run);
 		return NULL;
 	}

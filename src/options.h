@@ -33,6 +33,7 @@ struct tsock_options {
 	int max_rate;		/* --max-rate; -1: the command's default */
 	bool have_frame;
 	struct tframe_spec frame;
+	size_t max_buffer;	/* --max-buffer: the relays' memory budget */
 	struct relay_opts relay;	/* idle timeout, linger, hexdump */
 	int session_idle_ms;	/* idle timeout of datagram sessions */
 

@@ -7,6 +7,15 @@
  * (backpressure) and memory stays bounded: one buffer per direction, and
  * only while data is in flight.
  *
+ * Framed streams: PDUs of up to RELAY_HOLD_MAX bytes are read whole (and
+ * several at once go out in one writev).  A larger PDU into a stream is
+ * passed on as it arrives: its head once the header is checked, then its
+ * body in pieces of at most RELAY_BODY_CHUNK, so a direction holds about
+ * 128 KiB at most whatever --max-pdu says.  A larger PDU that must become
+ * a datagram is held whole, with the budget's leave (budget.h).  Every
+ * buffer a framed or datagram pump holds is charged to that budget, and a
+ * pump holding nothing starts no read while the budget is spent.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "config.h"
@@ -15,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include "budget.h"
 #include "log.h"
 #include "relay.h"
 
@@ -33,6 +43,13 @@
 #define RELAY_BATCH_BYTES (256 * 1024)
 /* Largest datagram we send: the most UDP over IPv4 can carry. */
 #define RELAY_DGRAM_MAX 65507
+/*
+ * Framed PDUs up to this size (header included) are held whole; larger
+ * ones into a stream go on body piece by body piece, of at most
+ * RELAY_BODY_CHUNK bytes.  64 KiB holds any UDP datagram with its header.
+ */
+#define RELAY_HOLD_MAX (64 * 1024 + 64)
+#define RELAY_BODY_CHUNK (64 * 1024)
 
 struct relay;
 
@@ -56,6 +73,12 @@ struct pump {
 	struct tevent_req *req;		/* the current read or write */
 	bool done;
 	uint64_t bytes;
+
+	/* the memory budget (budget.h), for framed and datagram pumps */
+	bool budgeted;
+	size_t charged;			/* what is charged for this pump */
+	struct budget_wait wait;	/* in line for memory */
+	bool big;			/* assembling a large PDU whole */
 };
 
 struct relay {
@@ -86,6 +109,8 @@ struct relay {
 
 static void pump_read(struct pump *p);
 static void relay_finish(struct relay *r, int err, const char *message);
+static void pump_reset_sink(struct pump *p);
+static struct pump *pump_other(struct pump *p);
 
 /* ---------------------------------------------------------------- timers */
 
@@ -165,10 +190,29 @@ static void relay_timer_fired(struct tevent_context *ev,
 
 static void relay_finish(struct relay *r, int err, const char *message)
 {
+	int i;
+
 	if (r->finished) {
 		return;
 	}
 	r->finished = true;
+	for (i = 0; i < 2; i++) {
+		struct pump *p = &r->pumps[i];
+
+		budget_cancel(&p->wait);
+		if (p->reader != NULL &&
+		    tframe_reader_body_left(p->reader) > 0) {
+			/*
+			 * Part of a PDU went out already: a clean end would
+			 * leave the receiver with a PDU cut short that looks
+			 * like one still to be completed.
+			 */
+			log_verbose("%s ended inside a PDU (%llu bytes short)",
+				    p->src->name, (unsigned long long)
+				    tframe_reader_body_left(p->reader));
+			pump_reset_sink(p);
+		}
+	}
 	TALLOC_FREE(r->pumps[0].req);
 	TALLOC_FREE(r->pumps[1].req);
 	TALLOC_FREE(r->monitor[0]);
@@ -193,8 +237,16 @@ static void relay_finish(struct relay *r, int err, const char *message)
  */
 static void pump_pass_abort(struct pump *p, struct channel *where, int err)
 {
-	if (where != p->src || (err != ECONNRESET && err != ECONNABORTED) ||
-	    p->dst->stream == NULL || p->dst->is_stdio) {
+	if (where != p->src || (err != ECONNRESET && err != ECONNABORTED)) {
+		return;
+	}
+	pump_reset_sink(p);
+}
+
+/* The sink is reset when closed instead of seeing a clean end. */
+static void pump_reset_sink(struct pump *p)
+{
+	if (p->dst->stream == NULL || p->dst->is_stdio) {
 		return;
 	}
 	tstream_bsd_reset_on_close(p->dst->stream, true);
@@ -203,6 +255,70 @@ static void pump_pass_abort(struct pump *p, struct channel *where, int err)
 		log_verbose("%s ended abortively: resetting %s",
 			    p->src->name, p->dst->name);
 	}
+}
+
+/* ---------------------------------------------------------------- memory */
+
+/*
+ * Charge the budget with what the pump holds now: its reader's PDU and
+ * read-ahead, and the data in flight.  Called where that changes: when
+ * data is about to go out and when it has gone.
+ */
+static void pump_account(struct pump *p)
+{
+	size_t held = 0;
+
+	if (!p->budgeted) {
+		return;
+	}
+	if (p->reader != NULL) {
+		held += talloc_total_size(p->reader) -
+			talloc_get_size(p->reader);
+	}
+	if (p->buf != NULL) {
+		held += talloc_get_size(p->buf);
+	}
+	if (p->batch != NULL) {
+		held += talloc_total_size(p->batch);
+	}
+	budget_set(p->relay->opts->budget, &p->charged, held);
+	if (held > 0) {
+		/* the other direction may not wait now (pump_may_wait) */
+		budget_wait_over(&pump_other(p)->wait);
+	}
+}
+
+static struct pump *pump_other(struct pump *p)
+{
+	struct relay *r = p->relay;
+
+	return p == &r->pumps[0] ? &r->pumps[1] : &r->pumps[0];
+}
+
+/* Nothing read and not yet written, not in the middle of a PDU. */
+static bool pump_idle(const struct pump *p)
+{
+	return p->charged == 0 &&
+	       (p->reader == NULL ||
+		(tframe_reader_buffered(p->reader) == 0 &&
+		 tframe_reader_body_left(p->reader) == 0));
+}
+
+/*
+ * Only a relay that holds nothing waits for the budget.  One in the middle
+ * of a PDU must finish it to release memory.  And while one direction
+ * holds data, the other must go on reading: the peer it writes to may be
+ * unable to take more until its own output (the other direction's source)
+ * is read, an echo server say, and waiting there would wait for ever.
+ */
+static bool pump_may_wait(struct pump *p)
+{
+	return pump_idle(p) && pump_idle(pump_other(p));
+}
+
+static void pump_resume(void *private_data)
+{
+	pump_read(private_data);
 }
 
 /* A pump failed: the whole relay ends, naming the failing channel. */
@@ -269,6 +385,7 @@ static void pump_eof(struct pump *p)
 	struct relay *r = p->relay;
 
 	TALLOC_FREE(p->buf);	/* a kept bulk buffer has nothing to do */
+	pump_account(p);
 	log_verbose("end of stream from %s", p->src->name);
 	if (p->dst->stream == NULL ||
 	    (p->dst->is_stdio && r->opts->keep_stdio)) {
@@ -343,6 +460,11 @@ static void pump_written(struct tevent_req *subreq)
 	}
 	p->keep = false;
 	TALLOC_FREE(p->batch);
+	if (p->big) {
+		p->big = false;
+		budget_big_done(p->relay->opts->budget);
+	}
+	pump_account(p);
 	if (n == -1) {
 		if (err == EPIPE && p->dst->is_stdio) {
 			/* the reader of our output is gone: a quiet end */
@@ -367,6 +489,7 @@ static void pump_write(struct pump *p)
 	size_t len = p->len;
 	size_t count = 1;
 
+	pump_account(p);
 	p->bytes += len;
 	if (r->opts->hexdump) {
 		log_hexdump(p->label, data, len);
@@ -379,6 +502,7 @@ static void pump_write(struct pump *p)
 		if (len == 0) {
 			/* an empty PDU has no datagram to become */
 			TALLOC_FREE(p->buf);
+			pump_account(p);
 			pump_read(p);
 			return;
 		}
@@ -492,6 +616,7 @@ static void pump_write_pdus(struct pump *p, uint8_t *first, size_t size)
 		/* a bad next header is reported by the next read */
 		pdu = tframe_reader_take_buffered(p->reader, p->batch, &size);
 	}
+	pump_account(p);
 	p->bytes += total;
 	p->req = tstream_writev_send(r, r->ev, p->dst->stream, iov, n);
 	if (p->req == NULL) {
@@ -499,6 +624,106 @@ static void pump_write_pdus(struct pump *p, uint8_t *first, size_t size)
 		return;
 	}
 	tevent_req_set_callback(p->req, pump_written, p);
+}
+
+/* A large PDU is to be held whole after all (the budget allowed it). */
+static void pump_assemble(void *private_data)
+{
+	struct pump *p = private_data;
+
+	p->big = p->budgeted;
+	if (tframe_reader_assemble(p->reader) == -1) {
+		pump_fail(p, p->src, errno);
+		return;
+	}
+	pump_account(p);
+	pump_read(p);	/* it holds data: no waiting for the budget */
+}
+
+/* The read stopped at the checked header of a PDU over RELAY_HOLD_MAX. */
+static void pump_large_pdu(struct pump *p)
+{
+	struct relay *r = p->relay;
+	size_t size = (size_t)tframe_reader_stopped_size(p->reader);
+
+	r->last_active = tevent_timeval_current();
+	if (p->dst->stream != NULL) {
+		/* into a stream: the head now, the body as it comes */
+		p->buf = tframe_reader_take_head(p->reader, r, &p->len);
+		if (p->buf == NULL) {
+			pump_fail(p, p->src, ENOMEM);
+			return;
+		}
+		pump_write(p);
+		return;
+	}
+	/* a datagram is built from the whole PDU: memory first */
+	if (p->budgeted && !budget_big_start(r->opts->budget, size)) {
+		budget_wait(r->opts->budget, &p->wait, size, pump_assemble, p);
+		return;
+	}
+	pump_assemble(p);
+}
+
+/*
+ * The source ended, or failed, inside the body of a PDU that has partly
+ * gone out: relay_finish resets the sink.
+ */
+static void pump_cut_short(struct pump *p, int err)
+{
+	char message[300];
+
+	if (err != EPIPE) {
+		pump_fail(p, p->src, err);
+		return;
+	}
+	snprintf(message, sizeof(message), "%s: the stream ended inside a "
+		 "PDU (%llu bytes short)", p->src->name, (unsigned long long)
+		 tframe_reader_body_left(p->reader));
+	relay_finish(p->relay, EPIPE, message);
+}
+
+static void pump_read_body_done(struct tevent_req *subreq)
+{
+	struct pump *p = tevent_req_callback_data_void(subreq);
+	int err = 0;
+	ssize_t n;
+
+	p->req = NULL;
+	n = tstream_read_some_recv(subreq, &err);
+	talloc_free(subreq);
+	if (n <= 0) {
+		pump_cut_short(p, n == 0 ? EPIPE : err);
+		return;
+	}
+	tframe_reader_body_read(p->reader, (size_t)n);
+	/* the buffer serves the rest of the body (never more than it) */
+	p->keep = tframe_reader_body_left(p->reader) > 0;
+	pump_got(p, n, 0);
+}
+
+/* The next piece of a large PDU's body, as much as has arrived. */
+static void pump_read_body(struct pump *p)
+{
+	struct relay *r = p->relay;
+	uint64_t left = tframe_reader_body_left(p->reader);
+	size_t want = left < RELAY_BODY_CHUNK ? (size_t)left
+					      : RELAY_BODY_CHUNK;
+
+	if (p->buf == NULL) {
+		p->buf = talloc_size(r, want);
+		if (p->buf == NULL) {
+			pump_fail(p, p->src, ENOMEM);
+			return;
+		}
+	}
+	p->req = tstream_read_some_send(r, r->ev, p->src->stream, p->buf,
+					want);
+	if (p->req == NULL) {
+		pump_fail(p, p->src, ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(p->req, pump_read_body_done, p);
 }
 
 static void pump_read_pdu_done(struct tevent_req *subreq)
@@ -515,6 +740,10 @@ static void pump_read_pdu_done(struct tevent_req *subreq)
 		return;
 	}
 	talloc_free(subreq);
+	if (tframe_reader_stopped_size(p->reader) > 0) {
+		pump_large_pdu(p);
+		return;
+	}
 	pdu = tframe_reader_take(p->reader, p->relay, &size);
 	if (pdu != NULL && p->dst->stream != NULL) {
 		p->relay->last_active = tevent_timeval_current();
@@ -599,6 +828,13 @@ static void pump_read(struct pump *p)
 	if (r->finished) {
 		return;
 	}
+	pump_account(p);
+	if (p->budgeted && budget_spent(r->opts->budget) &&
+	    pump_may_wait(p)) {
+		/* over the budget: no new read until memory is released */
+		budget_wait(r->opts->budget, &p->wait, 0, pump_resume, p);
+		return;
+	}
 	if (p->src->dgram != NULL) {
 		p->req = tdgram_recvfrom_send(r, r->ev, p->src->dgram);
 		if (p->req == NULL) {
@@ -606,6 +842,10 @@ static void pump_read(struct pump *p)
 			return;
 		}
 		tevent_req_set_callback(p->req, pump_read_dgram_done, p);
+		return;
+	}
+	if (p->reader != NULL && tframe_reader_body_left(p->reader) > 0) {
+		pump_read_body(p);
 		return;
 	}
 	if (p->reader != NULL) {
@@ -643,10 +883,13 @@ static int pump_init(struct relay *r, struct pump *p, struct channel *src,
 		if (p->reader == NULL) {
 			return -1;
 		}
+		tframe_reader_set_hold_max(p->reader, RELAY_HOLD_MAX);
 		p->strip_header = dst->dgram != NULL;
 	}
 	p->add_header = spec != NULL && src->dgram != NULL &&
 			dst->stream != NULL;
+	p->budgeted = r->opts->budget != NULL &&
+		      (p->reader != NULL || p->add_header);
 	if (p->add_header) {
 		p->hdr = talloc_size(r, tframe_header_size(spec));
 		if (p->hdr == NULL) {
@@ -687,6 +930,25 @@ static void relay_monitor(struct relay *r, int i)
 	}
 }
 
+/* What the pumps hold is no longer charged once the relay is gone. */
+static int relay_destructor(struct relay *r)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct pump *p = &r->pumps[i];
+
+		budget_cancel(&p->wait);
+		if (p->budgeted) {
+			budget_set(r->opts->budget, &p->charged, 0);
+		}
+		if (p->big) {
+			budget_big_done(r->opts->budget);
+		}
+	}
+	return 0;
+}
+
 struct relay *relay_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 			  struct channel *a, struct channel *b,
 			  const struct relay_opts *opts,
@@ -702,6 +964,7 @@ struct relay *relay_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	r->fn = fn;
 	r->private_data = private_data;
 	r->last_active = tevent_timeval_current();
+	talloc_set_destructor(r, relay_destructor);
 	if (pump_init(r, &r->pumps[0], a, b) == -1 ||
 	    pump_init(r, &r->pumps[1], b, a) == -1) {
 		talloc_free(r);

@@ -12,6 +12,8 @@
 #include "channel.h"
 #include "tsocket_frame.h"
 
+struct budget;
+
 struct relay_opts {
 	/* frame the stream side(s) with this spec; NULL: raw bytes */
 	const struct tframe_spec *frame;
@@ -25,6 +27,8 @@ struct relay_opts {
 	bool hexdump;
 	/* leave stdio open at the end (listen -k serves the next client) */
 	bool keep_stdio;
+	/* charged with framing and datagram buffers; NULL: no limit */
+	struct budget *budget;
 };
 
 /*

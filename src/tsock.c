@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include "budget.h"
 #include "commands.h"
 #include "log.h"
 #include "resolve_pool.h"
@@ -75,6 +76,33 @@ static bool parse_count(const char *s, unsigned *n)
 	return true;
 }
 
+/* A size in bytes with an optional k/m/g suffix (as --max-pdu takes). */
+static bool parse_size(const char *s, size_t *size)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9') {
+		return false;	/* no sign, no spaces */
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0) {
+		return false;
+	}
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end != '\0' || v > ((unsigned long long)SIZE_MAX >> shift)) {
+		return false;
+	}
+	*size = (size_t)(v << shift);
+	return true;
+}
+
 /* Parse an endpoint argument; NULL after printing a usage error. */
 static struct endpoint *parse_endpoint(TALLOC_CTX *mem_ctx, const char *text,
 				       bool listening,
@@ -92,7 +120,8 @@ static struct endpoint *parse_endpoint(TALLOC_CTX *mem_ctx, const char *text,
 
 enum {
 	OPT_TIMEOUT = 1, OPT_IDLE, OPT_LINGER, OPT_MAX_CONNS,
-	OPT_MAX_SESSIONS, OPT_POOL, OPT_MAX_RATE, OPT_FRAME, OPT_MAX_PDU, OPT_HELP, OPT_USAGE,
+	OPT_MAX_SESSIONS, OPT_POOL, OPT_MAX_RATE, OPT_FRAME, OPT_MAX_PDU,
+	OPT_MAX_BUFFER, OPT_HELP, OPT_USAGE,
 	OPT_V4, OPT_V6, OPT_CAFILE, OPT_CERT, OPT_KEY, OPT_SERVERNAME,
 	OPT_PIN,
 };
@@ -226,6 +255,7 @@ int main(int argc, const char **argv)
 		.session_idle_ms = TSOCK_SESSION_IDLE_MS,
 		.relay = { .linger_ms = TSOCK_LINGER_MS },
 		.handshake_timeout_ms = TSOCK_HANDSHAKE_MS,
+		.max_buffer = BUDGET_DEFAULT,
 	};
 	int keep_open = 0, verbose = 0, hexdump = 0, show_version = 0;
 	int insecure = 0, require_client_cert = 0;
@@ -260,6 +290,10 @@ int main(int argc, const char **argv)
 		  "frame the stream side in length-prefixed PDUs", "SPEC" },
 		{ "max-pdu", 0, POPT_ARG_STRING, NULL, OPT_MAX_PDU,
 		  "with --frame: largest PDU accepted (default 16m)",
+		  "BYTES" },
+		{ "max-buffer", 0, POPT_ARG_STRING, NULL, OPT_MAX_BUFFER,
+		  "memory all relays may hold for framing and datagrams "
+		  "before new reads wait (default 64m, at least 256k)",
 		  "BYTES" },
 		{ "cafile", 0, POPT_ARG_STRING, NULL, OPT_CAFILE,
 		  "tls: trust these CAs (PEM) instead of the system's",
@@ -350,6 +384,15 @@ int main(int argc, const char **argv)
 			free(max_pdu_text);
 			max_pdu_text = arg;
 			arg = NULL;
+			break;
+		case OPT_MAX_BUFFER:
+			if (!parse_size(arg, &opts.max_buffer) ||
+			    opts.max_buffer < BUDGET_MIN) {
+				fprintf(stderr, "tsock: --max-buffer '%s': "
+					"needs a size of at least 256k "
+					"(e.g. 262144, 256k, 64m)\n", arg);
+				goto usage;
+			}
 			break;
 		case OPT_CAFILE:
 		case OPT_CERT:

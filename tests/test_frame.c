@@ -1200,6 +1200,225 @@ static void test_stream_largest_offset(void **state)
 	assert_int_equal(wr->err, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* Large PDUs: hold_max, take_head, body reads, assemble              */
+/* ------------------------------------------------------------------ */
+
+/* Start a PDU read and wait for it; the request's result (0 or -1/err). */
+static int read_until_done(struct tctx *t, struct tframe_reader *reader,
+			   int *err)
+{
+	struct tevent_req *req;
+	bool done;
+	int ret;
+
+	req = start_read(t, t->r, reader, &done);
+	assert_true(tu_loop_until(t->ev, &done, BIG_TIMEOUT_MS));
+	*err = 0;
+	ret = tstream_readv_pdu_recv(req, err);
+	talloc_free(req);
+	return ret == -1 ? -1 : 0;
+}
+
+/*
+ * Read the stopped PDU's body the way a forwarding caller does: pieces
+ * of at most `piece` bytes with read_some, counted with body_read.
+ * Appends head and body to *buf.
+ */
+static void read_body(struct tctx *t, struct tframe_reader *reader,
+		      size_t piece, uint8_t **buf, size_t *len)
+{
+	uint8_t *chunk = talloc_size(t->mem, piece);
+
+	assert_non_null(chunk);
+	while (tframe_reader_body_left(reader) > 0) {
+		uint64_t left = tframe_reader_body_left(reader);
+		size_t want = left < piece ? (size_t)left : piece;
+		struct tevent_req *req;
+		bool done = false;
+		int err = 0;
+		ssize_t n;
+
+		req = tstream_read_some_send(t->mem, t->ev, t->r, chunk,
+					     want);
+		assert_non_null(req);
+		tevent_req_set_callback(req, tu_set_done, &done);
+		assert_true(tu_loop_until(t->ev, &done, BIG_TIMEOUT_MS));
+		n = tstream_read_some_recv(req, &err);
+		talloc_free(req);
+		if (n <= 0) {
+			fail_msg("body read: %zd (%s)", n, strerror(err));
+		}
+		assert_true((size_t)n <= want);
+		assert_int_equal(tframe_reader_body_read(reader, (size_t)n), 0);
+		append(t->mem, buf, len, chunk, (size_t)n);
+	}
+	talloc_free(chunk);
+}
+
+/*
+ * Rule: with a hold limit, a larger PDU stops the read at its checked
+ * header; take_head gives the header and what was read ahead, the body
+ * comes from the stream in pieces, and the PDU after it is read whole.
+ */
+static void test_hold_take_head(void **state)
+{
+	struct tctx *t = *state;
+	struct tframe_reader *reader = new_reader(t->mem, "u32be");
+	struct tframe_spec spec;
+	struct writer *wr;
+	uint8_t *big, *small, *all = NULL, *got = NULL, *head;
+	size_t big_len, small_len, all_len = 0, got_len = 0, size = 0;
+	int err = 0;
+
+	parse_ok("u32be", &spec);
+	tframe_reader_set_hold_max(reader, 1000);
+	big = make_pdu(t->mem, &spec, 300000, 3, &big_len);
+	small = make_pdu(t->mem, &spec, 996, 4, &small_len); /* = hold_max */
+	append(t->mem, &all, &all_len, big, big_len);
+	append(t->mem, &all, &all_len, small, small_len);
+	wr = writer_start(t->mem, t->ev, t->w, all, all_len, 0);
+
+	assert_int_equal(read_until_done(t, reader, &err), 0);
+	errno = 0;
+	assert_null(tframe_reader_take(reader, t->mem, &size));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(tframe_reader_stopped_size(reader), big_len);
+	/* nothing was allocated for the body */
+	assert_true(talloc_total_size(reader) < 70 * 1024);
+	/* a read while stopped completes at once, still stopped */
+	assert_int_equal(read_until_done(t, reader, &err), 0);
+	assert_int_equal(tframe_reader_stopped_size(reader), big_len);
+
+	head = tframe_reader_take_head(reader, t->mem, &size);
+	assert_non_null(head);
+	assert_true(size >= 4 && size < big_len);
+	assert_int_equal(tframe_reader_stopped_size(reader), 0);
+	assert_int_equal(tframe_reader_body_left(reader), big_len - size);
+	append(t->mem, &got, &got_len, head, size);
+	/* a PDU read now would skip the body */
+	assert_int_equal(read_until_done(t, reader, &err), -1);
+	assert_int_equal(err, EBUSY);
+	read_body(t, reader, 4096, &got, &got_len);
+	assert_int_equal(got_len, big_len);
+	assert_memory_equal(got, big, big_len);
+	/* the next one is at most hold_max: whole, as before */
+	expect_pdu(t, t->r, reader, small, small_len);
+	assert_true(tu_loop_until(t->ev, &wr->done, BIG_TIMEOUT_MS));
+	assert_int_equal(wr->err, 0);
+	assert_int_equal(tframe_reader_buffered(reader), 0);
+	assert_int_equal(tframe_reader_body_left(reader), 0);
+}
+
+/*
+ * Rule: a stopped PDU whose whole self was read ahead comes out of
+ * take_head complete (body_left 0); take_buffered leaves a PDU over the
+ * hold limit to the next read, which stops at it.
+ */
+static void test_hold_buffered(void **state)
+{
+	struct tctx *t = *state;
+	struct tframe_reader *reader = new_reader(t->mem, "u16be");
+	struct tframe_spec spec;
+	uint8_t *a, *b, *all = NULL, *head;
+	size_t a_len, b_len, all_len = 0, size = 0;
+	int err = 0;
+
+	parse_ok("u16be", &spec);
+	tframe_reader_set_hold_max(reader, 50);
+	a = make_pdu(t->mem, &spec, 10, 1, &a_len);
+	b = make_pdu(t->mem, &spec, 100, 2, &b_len);
+	append(t->mem, &all, &all_len, a, a_len);
+	append(t->mem, &all, &all_len, b, b_len);
+	write_all(t, t->w, all, all_len);
+
+	expect_pdu(t, t->r, reader, a, a_len);
+	errno = 0;
+	assert_null(tframe_reader_take_buffered(reader, t->mem, &size));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(read_until_done(t, reader, &err), 0);
+	assert_int_equal(tframe_reader_stopped_size(reader), b_len);
+	head = tframe_reader_take_head(reader, t->mem, &size);
+	assert_non_null(head);
+	assert_int_equal(size, b_len);
+	assert_memory_equal(head, b, b_len);
+	assert_int_equal(tframe_reader_body_left(reader), 0);
+	assert_int_equal(tframe_reader_buffered(reader), 0);
+}
+
+/* Rule: a stopped PDU can be assembled whole after all. */
+static void test_hold_assemble(void **state)
+{
+	struct tctx *t = *state;
+	struct tframe_reader *reader = new_reader(t->mem, "nbss");
+	struct tframe_spec spec;
+	struct writer *wr;
+	uint8_t *big, *small, *all = NULL;
+	size_t big_len, small_len, all_len = 0;
+	int err = 0;
+
+	parse_ok("nbss", &spec);
+	tframe_reader_set_hold_max(reader, 64);
+	big = make_pdu(t->mem, &spec, 200000, 5, &big_len);
+	small = make_pdu(t->mem, &spec, 7, 6, &small_len);
+	append(t->mem, &all, &all_len, big, big_len);
+	append(t->mem, &all, &all_len, small, small_len);
+	wr = writer_start(t->mem, t->ev, t->w, all, all_len, 1000);
+
+	errno = 0;
+	assert_int_equal(tframe_reader_assemble(reader), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(read_until_done(t, reader, &err), 0);
+	assert_int_equal(tframe_reader_stopped_size(reader), big_len);
+	assert_int_equal(tframe_reader_assemble(reader), 0);
+	assert_int_equal(tframe_reader_stopped_size(reader), 0);
+	expect_pdu(t, t->r, reader, big, big_len);
+	expect_pdu(t, t->r, reader, small, small_len);
+	assert_true(tu_loop_until(t->ev, &wr->done, BIG_TIMEOUT_MS));
+	assert_int_equal(wr->err, 0);
+}
+
+/*
+ * Rule: the hold limit does not loosen max_pdu (EMSGSIZE at the header,
+ * nothing allocated), and body_read refuses more than is left.
+ */
+static void test_hold_limits(void **state)
+{
+	struct tctx *t = *state;
+	struct tframe_reader *reader = new_reader(t->mem, "u32be,max=1000");
+	uint8_t hdr[4] = { 0, 0, 0x10, 0 };	/* 4096 bytes */
+	size_t size = 0;
+
+	tframe_reader_set_hold_max(reader, 100);
+	errno = 0;
+	assert_int_equal(tframe_reader_body_read(reader, 1), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(tframe_reader_take_head(reader, t->mem, &size));
+	assert_int_equal(errno, ENOENT);
+	write_all(t, t->w, hdr, sizeof(hdr));
+	expect_read_error(t, t->r, reader, EMSGSIZE);
+}
+
+/*
+ * Rule: with a hold limit a stream that ends inside a header is still
+ * EPIPE with bytes buffered (cut short), as without one.
+ */
+static void test_hold_eof_after_header(void **state)
+{
+	struct tctx *t = *state;
+	struct tframe_reader *reader = new_reader(t->mem, "u32be");
+	uint8_t hdr[4] = { 0, 1, 0, 0 };
+	int err = 0;
+
+	tframe_reader_set_hold_max(reader, 100);
+	write_all(t, t->w, hdr, 2);
+	TALLOC_FREE(t->w);
+	assert_int_equal(read_until_done(t, reader, &err), -1);
+	assert_int_equal(err, EPIPE);
+	assert_true(tframe_reader_buffered(reader) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1229,6 +1448,11 @@ int main(void)
 		T(test_stream_eof_between_pdus),
 		T(test_stream_read_cancelled),
 		T(test_stream_largest_offset),
+		T(test_hold_take_head),
+		T(test_hold_buffered),
+		T(test_hold_assemble),
+		T(test_hold_limits),
+		T(test_hold_eof_after_header),
 #undef T
 	};
 

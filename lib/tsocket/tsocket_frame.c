@@ -347,6 +347,16 @@ struct tframe_reader {
 	uint64_t have;
 
 	/*
+	 * PDUs over hold_max (0: none) are not assembled: the read stops
+	 * once their header is checked (stopped, size set, the header still
+	 * in ahead), and the caller either assembles it after all or takes
+	 * the head and reads the body_left remaining bytes itself.
+	 */
+	uint64_t hold_max;
+	bool stopped;
+	uint64_t body_left;
+
+	/*
 	 * What the last vector asked for, accounted on the next call.  The
 	 * token lives on the PDU request that asked: if that request goes
 	 * away without coming back (cancelled, failed), the bytes it asked
@@ -489,9 +499,30 @@ int tframe_next_vector(struct tstream_context *stream, void *private_data,
 	*vector = r->iov;
 	*count = 0;
 
-	if (r->pdu == NULL && r->end - r->start >= r->hsize &&
-	    tframe_reader_start_pdu(r) == -1) {
+	if (r->body_left > 0) {
+		/* the caller reads that body itself, see take_head */
+		errno = EBUSY;
 		return -1;
+	}
+	if (r->stopped) {
+		return 0;	/* still waiting for assemble or take_head */
+	}
+	if (r->pdu == NULL && r->end - r->start >= r->hsize) {
+		uint64_t size;
+
+		if (tframe_pdu_size(&r->spec, r->ahead + r->start,
+				    &size) == -1) {
+			return -1;
+		}
+		if (r->hold_max != 0 && size > r->hold_max) {
+			/* checked, not allocated: the caller decides */
+			r->stopped = true;
+			r->size = size;
+			return 0;
+		}
+		if (tframe_reader_start_pdu(r) == -1) {
+			return -1;
+		}
 	}
 	if (r->pdu != NULL && r->have == r->size) {
 		return 0;	/* complete: no read needed */
@@ -577,15 +608,17 @@ uint8_t *tframe_reader_take_buffered(struct tframe_reader *r,
 	uint64_t pdu_size;
 	uint8_t *pdu;
 
-	if (r->pdu != NULL || r->asked_pdu != 0 || r->asked_ahead != 0 ||
-	    avail < r->hsize) {
+	if (r->pdu != NULL || r->stopped || r->body_left > 0 ||
+	    r->asked_pdu != 0 || r->asked_ahead != 0 || avail < r->hsize) {
 		errno = ENOENT;
 		return NULL;
 	}
 	if (tframe_pdu_size(&r->spec, r->ahead + r->start, &pdu_size) == -1) {
 		return NULL;
 	}
-	if (pdu_size > avail) {
+	if (pdu_size > avail ||
+	    (r->hold_max != 0 && pdu_size > r->hold_max)) {
+		/* the next read stops at its header (see hold_max) */
 		errno = ENOENT;
 		return NULL;
 	}
@@ -601,4 +634,75 @@ uint8_t *tframe_reader_take_buffered(struct tframe_reader *r,
 	}
 	*size = (size_t)pdu_size;
 	return pdu;
+}
+
+/* ---------------------------------------------------------------- large PDUs */
+
+void tframe_reader_set_hold_max(struct tframe_reader *r, uint64_t hold_max)
+{
+	r->hold_max = hold_max;
+}
+
+uint64_t tframe_reader_stopped_size(const struct tframe_reader *r)
+{
+	return r->stopped ? r->size : 0;
+}
+
+int tframe_reader_assemble(struct tframe_reader *r)
+{
+	if (!r->stopped) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* the header is still at ahead[start]: start the PDU as usual */
+	if (tframe_reader_start_pdu(r) == -1) {
+		return -1;
+	}
+	r->stopped = false;
+	return 0;
+}
+
+uint8_t *tframe_reader_take_head(struct tframe_reader *r,
+				 TALLOC_CTX *mem_ctx, size_t *size)
+{
+	size_t avail = r->end - r->start;
+	size_t take;
+	uint8_t *head;
+
+	if (!r->stopped) {
+		errno = ENOENT;
+		return NULL;
+	}
+	/* the header and whatever of the body was read ahead with it */
+	take = avail < r->size ? avail : (size_t)r->size;
+	head = talloc_memdup(mem_ctx, r->ahead + r->start, take);
+	if (head == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->start += take;
+	if (r->start == r->end) {
+		TALLOC_FREE(r->ahead);
+		r->start = r->end = 0;
+	}
+	r->body_left = r->size - take;
+	r->stopped = false;
+	r->size = 0;
+	*size = take;
+	return head;
+}
+
+uint64_t tframe_reader_body_left(const struct tframe_reader *r)
+{
+	return r->body_left;
+}
+
+int tframe_reader_body_read(struct tframe_reader *r, size_t n)
+{
+	if (n > r->body_left) {
+		errno = EINVAL;
+		return -1;
+	}
+	r->body_left -= n;
+	return 0;
 }

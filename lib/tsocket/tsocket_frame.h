@@ -133,6 +133,50 @@ uint8_t *tframe_reader_take_buffered(struct tframe_reader *reader,
 /* Bytes read ahead and not yet part of a taken PDU. */
 size_t tframe_reader_buffered(const struct tframe_reader *reader);
 
+/*
+ * Large PDUs need not be held whole.  With a hold limit set, a PDU whose
+ * total size is over hold_max is not assembled: once its header has been
+ * checked (against max_pdu as always) the PDU read completes without a
+ * PDU (tframe_reader_take says ENOENT) and tframe_reader_stopped_size()
+ * gives the PDU's size.  The caller then does one of:
+ *   tframe_reader_assemble()  hold it whole after all (to build a
+ *                             datagram, say): the next PDU read finishes
+ *                             it and tframe_reader_take() returns it;
+ *   tframe_reader_take_head() take the header and what of the body was
+ *                             read ahead with it, then read the rest of
+ *                             the body from the stream itself (read_some
+ *                             sized reads of at most body_left bytes),
+ *                             counting it with tframe_reader_body_read();
+ *                             once body_left is 0 the next PDU read
+ *                             starts at the next header.
+ * While a PDU is stopped, further PDU reads complete at once without
+ * reading; while body_left is not 0 they fail with EBUSY.  The hold limit
+ * applies to tframe_reader_take_buffered() too.  Without a hold limit
+ * (hold_max 0, the default) every PDU is assembled whole as before.
+ */
+void tframe_reader_set_hold_max(struct tframe_reader *reader,
+				uint64_t hold_max);
+
+/* The size of the PDU the last read stopped at (header included), or 0. */
+uint64_t tframe_reader_stopped_size(const struct tframe_reader *reader);
+
+/* Assemble the stopped PDU whole: 0, or -1 with ENOENT / ENOMEM. */
+int tframe_reader_assemble(struct tframe_reader *reader);
+
+/*
+ * Take the stopped PDU's head: its header and the part of its body that
+ * was read ahead (a talloc buffer on mem_ctx of *size bytes).  NULL with
+ * ENOENT if no PDU is stopped, ENOMEM.
+ */
+uint8_t *tframe_reader_take_head(struct tframe_reader *reader,
+				 TALLOC_CTX *mem_ctx, size_t *size);
+
+/* Body bytes of the PDU whose head was taken that are still to come. */
+uint64_t tframe_reader_body_left(const struct tframe_reader *reader);
+
+/* Count n body bytes the caller read: 0, or -1 with EINVAL if too many. */
+int tframe_reader_body_read(struct tframe_reader *reader, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
