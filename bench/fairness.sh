@@ -2,9 +2,9 @@
 #
 # fairness.sh - does one flooding UDP peer hold up everyone else?  One
 # socket floods the server with 32-byte datagrams as fast as python can
-# send them, while another socket does PROBES round trips (10 ms apart)
-# and reports their median, 99th percentile and largest round-trip time,
-# and how many got no answer within 2 s.  Side by side, all in front of
+# send them, while another socket sends PROBES probes 10 ms apart (on
+# time, whatever comes back) and reports their median, 99th percentile
+# and largest round-trip time, and how many got no answer.  Side by side, all in front of
 # the same tsock udp-echo --max-rate 0:
 #  - direct: flood and probe go to the echo itself (the floor: the
 #    machine's own scheduling and socket queues);

@@ -5,13 +5,14 @@ its round trips, to see whether the flood holds other sessions up.
   fairness_load.py flood PORT SECS        send 32-byte datagrams from one
                                           socket as fast as it can for SECS
                                           seconds; prints "flood RATE/s"
-  fairness_load.py probe PORT COUNT       COUNT round trips from another
-                                          socket, 10 ms apart, 2 s limit
-                                          each; prints one JSON line
+  fairness_load.py probe PORT COUNT       COUNT probes from another socket,
+                                          sent 10 ms apart whatever comes
+                                          back; prints one JSON line
 
 SPDX-License-Identifier: MIT
 """
 import json
+import select
 import socket
 import sys
 import time
@@ -35,21 +36,41 @@ def flood(port, secs):
 
 
 def probe(port, count):
+    """Send count probes 10 ms apart whatever comes back (so a lost one
+    does not hold the next up and every probe is sent during the flood),
+    collect the answers as they come, then wait 2 s for the last ones."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
+    s.setblocking(False)
     s.connect(("127.0.0.1", port))
-    rtts, lost = [], 0
+    sent_at, rtts = {}, []
+
+    def collect(until, last=False):
+        while True:
+            left = until - time.monotonic()
+            if left <= 0 or (last and not sent_at):
+                return
+            if not select.select([s], [], [], left)[0]:
+                continue
+            try:
+                msg = s.recv(100)
+            except (BlockingIOError, ConnectionRefusedError):
+                continue
+            start = sent_at.pop(msg, None)
+            if start is not None:
+                rtts.append((time.monotonic() - start) * 1000.0)
+
+    next_send = time.monotonic()
     for i in range(count):
         msg = b"probe %d" % i
-        start = time.monotonic()
-        s.send(msg)
         try:
-            while s.recv(100) != msg:
-                pass
-            rtts.append((time.monotonic() - start) * 1000.0)
-        except (socket.timeout, ConnectionRefusedError):
-            lost += 1
-        time.sleep(0.01)
+            s.send(msg)
+        except (BlockingIOError, ConnectionRefusedError):
+            pass
+        sent_at[msg] = time.monotonic()
+        next_send += 0.01
+        collect(next_send)
+    collect(time.monotonic() + 2, last=True)
+    lost = len(sent_at)
     rtts.sort()
 
     def pct(p):

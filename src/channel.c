@@ -101,6 +101,7 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 	if (tevent_req_nomem(state->chan, req)) {
 		return tevent_req_post(req, ev);
 	}
+	state->chan->fd = -1;
 	if (timeout_ms > 0 &&
 	    !tevent_req_set_endtime(req, ev,
 			tevent_timeval_current_ofs(timeout_ms / 1000,

@@ -26,7 +26,11 @@ struct channel {
 	/* an accepted client's address (0 length: none, e.g. unix) */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
-	int accepted_fd;	/* and its socket (the stream owns it) */
+	/*
+	 * The socket under stream or dgram (which owns it) for an accepted
+	 * client and a bound datagram socket; -1 for others.
+	 */
+	int fd;
 };
 
 /*

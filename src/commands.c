@@ -225,6 +225,7 @@ static bool run_open_stdio(struct run *run)
 		run_fail(run, "out of memory");
 		return false;
 	}
+	run->stdio->fd = -1;
 	run->stdio->name = talloc_strdup(run->stdio, "stdio");
 	run->stdio->is_stdio = true;
 	if (tstream_stdio_create(run->stdio, 0, 1, &run->stdio->stream) == -1) {
@@ -475,7 +476,7 @@ static void relay_new_client(struct channel *front, void *private_data)
 
 	log_verbose("new client %s", front->name);
 	/* our own connection to BACK, come back: a loop, broken here */
-	looped = selfloop_find_conn(run->self, front->accepted_fd,
+	looped = selfloop_find_conn(run->self, front->fd,
 				    &front->peer, front->peer_len);
 	if (looped != NULL) {
 		log_error("relay loop: client %s is this relay's own "

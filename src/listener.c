@@ -406,7 +406,7 @@ static void listener_readable(struct tevent_context *ev,
 		}
 		/* tsock carries half-closed conversations: see tsock(1) */
 		tstream_bsd_write_after_peer_eof(client->stream, true);
-		client->accepted_fd = fd;
+		client->fd = fd;
 		if (ss.ss_family != AF_UNIX) {
 			memcpy(&client->peer, &ss, len);
 			client->peer_len = len;
@@ -515,6 +515,7 @@ struct channel *listener_bind_dgram(TALLOC_CTX *mem_ctx,
 		talloc_free(chan);
 		return NULL;
 	}
+	chan->fd = fd;
 	chan->local_len = sizeof(chan->local);
 	if (getsockname(fd, (struct sockaddr *)&chan->local,
 			&chan->local_len) == -1) {

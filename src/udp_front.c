@@ -2,19 +2,34 @@
  * udp_front.c - one datagram socket serving many peers as sessions
  *
  * A session is a virtual tdgram_context (a backend written on
- * tsocket_internal.h): the front reads every datagram from the shared
- * socket and hands it to the session of its sender; a session's sends go
- * out through the shared socket, serialized by one tevent_queue.  So the
- * relay code sees a session as just another datagram channel.
+ * tsocket_internal.h): the front reads datagrams from the shared socket
+ * and hands each to the session of its sender.  So the relay code sees a
+ * session as just another datagram channel.
+ *
+ * All peers share the front socket's receive queue, so one peer that
+ * floods it fills it: everyone else's datagrams are dropped, and the few
+ * that get in wait behind thousands of the flood's (measured: 300 ms,
+ * three quarters lost; bench/fairness.sh).  So an IP session also gets a
+ * socket of its own, bound to the front's address and connected to its
+ * peer, as socat's fork mode does: the kernel queues that peer's
+ * datagrams there (a connected socket is the closer match), the front
+ * sees only new peers, and the event loop serves each queue in turn.
+ * Sessions without one (unix sockets, a wildcard front, no fd left) are
+ * served from the front's socket as before, and send through it,
+ * serialized by one tevent_queue.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include "log.h"
 #include "ratelimit.h"
 #include "tsocket_internal.h"
@@ -38,6 +53,12 @@
  * much each).  So a flood of tiny datagrams cannot queue a million.
  */
 #define UDP_DATAGRAM_OVERHEAD 512
+/*
+ * A session socket's receive buffer: smaller than the front's (it holds
+ * one peer's datagrams, and a full one only delays that peer), large
+ * enough for a fast peer's bursts.
+ */
+#define UDP_SESSION_RCVBUF (256 * 1024)
 
 struct udp_session;
 
@@ -50,6 +71,8 @@ struct udp_front {
 	struct udp_session *buckets[UDP_FRONT_BUCKETS];
 	unsigned sessions, max_sessions;
 	struct ratelimit *limit;	/* --max-rate, or NULL */
+	int fd;				/* the front's socket */
+	bool own_sockets;		/* sessions get a socket each */
 	udp_front_session_fn fn;
 	void *private_data;
 };
@@ -72,6 +95,14 @@ struct udp_session {
 	unsigned queued;
 	size_t queued_bytes;
 	struct tevent_req *waiting;	/* a recvfrom with nothing to give */
+
+	struct tdgram_context *own;	/* its own connected socket, or NULL */
+	/*
+	 * A receive on it, started for a waiting receive; never cancelled,
+	 * as it may have taken a datagram already: what it gets when nobody
+	 * waits any more is queued.
+	 */
+	struct tevent_req *own_req;
 };
 
 /* ---------------------------------------------------------------- lookup */
@@ -121,6 +152,7 @@ static void udp_session_unlink(struct udp_session *s)
 	}
 	s->front->sessions--;
 	s->front = NULL;
+	TALLOC_FREE(s->own_req);
 }
 
 static int udp_session_destructor(struct udp_session *s)
@@ -146,6 +178,8 @@ static int udp_session_recv_destructor(struct udp_session_recv_state *st)
 	}
 	return 0;
 }
+
+static void udp_session_own_read(struct udp_session *s);
 
 /* Hand the oldest queued datagram to a receive request. */
 static void udp_session_give(struct udp_session *s, struct tevent_req *req)
@@ -194,6 +228,7 @@ static struct tevent_req *udp_session_recvfrom_send(TALLOC_CTX *mem_ctx,
 	}
 	s->waiting = req;
 	talloc_set_destructor(st, udp_session_recv_destructor);
+	udp_session_own_read(s);
 	return req;
 }
 
@@ -222,6 +257,7 @@ static ssize_t udp_session_recvfrom_recv(struct tevent_req *req,
 /* ---------------------------------------------------------------- sendto */
 
 struct udp_session_send_state {
+	bool own;		/* through the session's own socket */
 	ssize_t sent;
 };
 
@@ -233,7 +269,8 @@ static void udp_session_sent(struct tevent_req *subreq)
 					struct udp_session_send_state);
 	int err = 0;
 
-	st->sent = tdgram_sendto_queue_recv(subreq, &err);
+	st->sent = st->own ? tdgram_sendto_recv(subreq, &err)
+			   : tdgram_sendto_queue_recv(subreq, &err);
 	talloc_free(subreq);
 	if (st->sent == -1) {
 		tevent_req_error(req, err);
@@ -262,9 +299,16 @@ static struct tevent_req *udp_session_sendto_send(TALLOC_CTX *mem_ctx,
 		return tevent_req_post(req, ev);
 	}
 	/* always to the session's peer, whatever dst says */
-	subreq = tdgram_sendto_queue_send(st, ev, s->front->sock->dgram,
-					  s->front->send_queue, buf, len,
-					  s->peer);
+	st->own = s->own != NULL;
+	if (st->own) {
+		/* a session's only writer sends one at a time: no queue */
+		subreq = tdgram_sendto_send(st, ev, s->own, buf, len, NULL);
+	} else {
+		subreq = tdgram_sendto_queue_send(st, ev,
+						  s->front->sock->dgram,
+						  s->front->send_queue, buf,
+						  len, s->peer);
+	}
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
 	}
@@ -342,6 +386,7 @@ static struct channel *udp_front_new_session(struct udp_front *f,
 	if (chan == NULL) {
 		return NULL;
 	}
+	chan->fd = -1;
 	chan->dgram = tdgram_context_create(chan, &udp_session_ops, &s,
 					    struct udp_session, __location__);
 	if (chan->dgram == NULL) {
@@ -405,32 +450,158 @@ static void udp_session_deliver(struct udp_session *s, uint8_t *buf,
 }
 
 static void udp_front_read(struct udp_front *f);
+static void udp_front_dispatch(struct udp_front *f, uint8_t *buf,
+			       size_t len, struct tsocket_address *peer);
 
-static void udp_front_received(struct tevent_req *subreq)
+/* ---------------------------------------------------------------- own socket */
+
+static void udp_session_own_received(struct tevent_req *subreq);
+
+/* Wait on the session's own socket for its waiting receive. */
+static void udp_session_own_read(struct udp_session *s)
 {
-	struct udp_front *f = tevent_req_callback_data(subreq,
-						       struct udp_front);
+	if (s->own == NULL || s->own_req != NULL || s->waiting == NULL ||
+	    s->front == NULL) {
+		return;
+	}
+	s->own_req = tdgram_recvfrom_send(s, s->front->ev, s->own);
+	if (s->own_req == NULL) {
+		log_error("%s: out of memory", s->front->sock->name);
+		return;
+	}
+	tevent_req_set_callback(s->own_req, udp_session_own_received, s);
+}
+
+static void udp_session_own_received(struct tevent_req *subreq)
+{
+	struct udp_session *s = tevent_req_callback_data(subreq,
+							 struct udp_session);
+	struct udp_front *f = s->front;
+	struct tsocket_address *src = NULL;
 	struct sockaddr_storage ss;
-	struct tsocket_address *peer = NULL;
-	struct udp_session *s;
-	struct channel *chan = NULL;
 	uint8_t *buf = NULL;
-	unsigned bucket;
 	ssize_t len, sslen;
 	int err = 0;
 
-	len = tdgram_recvfrom_recv(subreq, &err, f, &buf, &peer);
-	talloc_free(subreq);
+	len = tdgram_recvfrom_recv(subreq, &err, s, &buf, &src);
+	TALLOC_FREE(s->own_req);
 	if (len == -1) {
-		/* e.g. ICMP errors for an earlier send: keep serving */
+		/* e.g. ECONNREFUSED: the peer's port was closed when we
+		 * last sent; it may come back, and idleness ends us */
 		log_verbose("%s: %s", f->sock->name, strerror(err));
-		udp_front_read(f);
+		udp_session_own_read(s);
 		return;
 	}
+	sslen = tsocket_address_bsd_sockaddr(src, (struct sockaddr *)&ss,
+					     sizeof(ss));
+	if (sslen == (ssize_t)s->sslen && memcmp(&ss, &s->ss, s->sslen) == 0) {
+		talloc_free(src);
+		if (f->limit != NULL &&
+		    !ratelimit_allow(f->limit, &ss, (socklen_t)sslen)) {
+			log_verbose("%s: over --max-rate: a datagram dropped",
+				    f->sock->name);
+			talloc_free(buf);
+			udp_session_own_read(s);
+			return;
+		}
+		/* the last use of s: giving runs the relay, which may
+		 * free it */
+		udp_session_deliver(s, buf, (size_t)len);
+		return;
+	}
+	/*
+	 * Another peer's: it came in between our bind and our connect,
+	 * when this socket matched any peer as well as the front did.
+	 */
+	udp_front_dispatch(f, buf, (size_t)len, src);
+	udp_session_own_read(s);
+}
+
+/*
+ * Give s a socket bound to the front's address and connected to its
+ * peer.  Two sockets on one address take SO_REUSEADDR on both; the front
+ * has it only during this bind, so no other socket can join the front's
+ * address at any other time.  On any failure the session is served
+ * through the front.
+ */
+static void udp_session_own_socket(struct udp_front *f, struct udp_session *s)
+{
+	const struct channel *sock = f->sock;
+	int fd, on = 1, off = 0, size = UDP_SESSION_RCVBUF;
+	int ret, err;
+
+	fd = socket(sock->local.ss_family,
+		    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		err = errno;
+		goto fail;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	ret = bind(fd, (const struct sockaddr *)&sock->local,
+		   sock->local_len);
+	err = errno;
+	setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off));
+	if (ret == -1 ||
+	    connect(fd, (const struct sockaddr *)&s->ss, s->sslen) == -1) {
+		err = ret == -1 ? err : errno;
+		goto fail;
+	}
+	/* best effort: a smaller buffer still works */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (tdgram_bsd_existing_socket(s, fd, &s->own) == -1) {
+		err = errno;
+		goto fail;
+	}
+	return;
+fail:
+	log_verbose("%s: no socket of its own for a session (%s): served "
+		    "through the front's", sock->name, strerror(err));
+	if (fd != -1) {
+		close(fd);
+	}
+}
+
+/*
+ * Sessions can have sockets of their own on an IP front bound to one
+ * address; a wildcard front cannot give them the address a peer sent to.
+ */
+static bool udp_front_can_split(const struct channel *sock)
+{
+	const struct sockaddr_in *sin = (const void *)&sock->local;
+	const struct sockaddr_in6 *sin6 = (const void *)&sock->local;
+
+	if (sock->local_len == 0 || sock->fd < 0) {
+		return false;
+	}
+	switch (sock->local.ss_family) {
+	case AF_INET:
+		return sin->sin_addr.s_addr != htonl(INADDR_ANY);
+	case AF_INET6:
+		return !IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) &&
+		       !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr);
+	default:
+		return false;
+	}
+}
+
+/*
+ * A datagram from peer (both ours now): to its session, to a new session,
+ * or dropped.
+ */
+static void udp_front_dispatch(struct udp_front *f, uint8_t *buf,
+			       size_t len, struct tsocket_address *peer)
+{
+	struct sockaddr_storage ss;
+	struct udp_session *s;
+	struct channel *chan = NULL;
+	unsigned bucket;
+	ssize_t sslen;
+
 	sslen = tsocket_address_bsd_sockaddr(peer, (struct sockaddr *)&ss,
 					     sizeof(ss));
 	if (sslen <= 0) {
-		goto next;
+		goto drop;
 	}
 	if (ss.ss_family == AF_UNIX &&
 	    (size_t)sslen <= offsetof(struct sockaddr_un, sun_path) + 1) {
@@ -438,17 +609,17 @@ static void udp_front_received(struct tevent_req *subreq)
 		 * one such peer from another */
 		log_verbose("%s: dropping a datagram from an unbound unix "
 			    "socket", f->sock->name);
-		goto next;
+		goto drop;
 	}
 	if (channel_is_own_address(f->sock, &ss, (socklen_t)sslen)) {
 		log_verbose("%s: a datagram from our own address: dropped",
 			    f->sock->name);
-		goto next;
+		goto drop;
 	}
 	if (!ratelimit_allow(f->limit, &ss, (socklen_t)sslen)) {
 		log_verbose("%s: over --max-rate: a datagram dropped",
 			    f->sock->name);
-		goto next;
+		goto drop;
 	}
 	bucket = udp_front_hash(&ss, (socklen_t)sslen);
 	s = udp_front_find(f, &ss, (socklen_t)sslen, bucket);
@@ -456,24 +627,46 @@ static void udp_front_received(struct tevent_req *subreq)
 		if (f->max_sessions != 0 && f->sessions >= f->max_sessions) {
 			log_verbose("%s: session limit reached, dropping a "
 				    "datagram from a new peer", f->sock->name);
-			goto next;
+			goto drop;
 		}
 		chan = udp_front_new_session(f, peer, &ss, (socklen_t)sslen,
 					     bucket);
 		if (chan == NULL) {
-			goto next;
+			goto drop;
 		}
 		peer = NULL;	/* the session has it */
 		s = tdgram_context_data(chan->dgram, struct udp_session);
+		if (f->own_sockets) {
+			udp_session_own_socket(f, s);
+		}
 	}
-	udp_session_deliver(s, buf, (size_t)len);
+	udp_session_deliver(s, buf, len);
 	buf = NULL;
 	if (chan != NULL) {
 		f->fn(chan, f->private_data);
 	}
-next:
+drop:
 	talloc_free(buf);
 	talloc_free(peer);
+}
+
+static void udp_front_received(struct tevent_req *subreq)
+{
+	struct udp_front *f = tevent_req_callback_data(subreq,
+						       struct udp_front);
+	struct tsocket_address *peer = NULL;
+	uint8_t *buf = NULL;
+	ssize_t len;
+	int err = 0;
+
+	len = tdgram_recvfrom_recv(subreq, &err, f, &buf, &peer);
+	talloc_free(subreq);
+	if (len == -1) {
+		/* e.g. ICMP errors for an earlier send: keep serving */
+		log_verbose("%s: %s", f->sock->name, strerror(err));
+	} else {
+		udp_front_dispatch(f, buf, (size_t)len, peer);
+	}
 	udp_front_read(f);
 }
 
@@ -523,6 +716,8 @@ struct udp_front *udp_front_create(TALLOC_CTX *mem_ctx,
 	}
 	f->ev = ev;
 	f->sock = talloc_steal(f, sock);
+	f->fd = sock->fd;
+	f->own_sockets = udp_front_can_split(sock);
 	f->max_sessions = max_sessions;
 	f->fn = fn;
 	f->private_data = private_data;

@@ -481,22 +481,11 @@ EOF2
 
 # ------------------------------------------------------------- fairness
 
-# One peer floods the relay's front as fast as python can send while
-# another peer does 50 round trips.  --max-rate keeps the flood's cost to
-# a receive per datagram, so the relay drains the front as fast as the
-# flood comes and the probes are not lost in the kernel's queue of the
-# shared front socket (without it they are, whatever tsock does: see
-# bench/fairness.sh).  What is tested is tsock's own part: reading the
-# flood must go back to the event loop after each batch, or the probe
-# session's answers, read from its back-end socket, never come.
-@test "relay udp: while one peer floods the front, another session's round trips are all answered" {
-	start_tsock echo udp-echo --max-rate 0 udp:127.0.0.1:0
-	start_tsock relay relay --max-rate 2000 udp:127.0.0.1:0 \
-		"udp:127.0.0.1:$PORT_echo"
-	# the flood: one socket, as fast as python sends, for at most 30 s;
-	# it says "flooding" once it has sent 20000
-	py_flood() {
-		"$PY" -c '
+# py_flood PORT: one socket sends 32-byte datagrams to PORT as fast as
+# python can, for at most 30 s, in the background (PID_flood); returns
+# once 20000 are sent.
+py_flood() {
+	"$PY" -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setblocking(False)
@@ -512,23 +501,26 @@ while time.monotonic() < end:
     if not told and n >= 20000:
         print("flooding", file=sys.stderr, flush=True)
         told = True
-' "$PORT_relay" 2>"$TMP/flood.err" &
-		PID_flood=$!
-		BG_PIDS+=("$PID_flood")
-	}
-	py_flood
+' "$1" 2>"$TMP/flood.err" &
+	PID_flood=$!
+	BG_PIDS+=("$PID_flood")
 	wait_for_line "$TMP/flood.err" '^flooding$' 10
-	# 50 round trips from another peer, each resent (up to 5 times, 1 s
-	# apart) if the flood made the kernel drop it at the front's queue
-	run run_bounded 60 "$PY" -c '
+}
+
+# probe PORT COUNT RESENDS: COUNT round trips from a new socket, each sent
+# up to 1+RESENDS times with 1 s for its answer; prints "answered N
+# resent M".
+probe() {
+	run_bounded 120 "$PY" -c '
 import socket, sys
+port, count, resends = (int(a) for a in sys.argv[1:4])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1)
-s.connect(("127.0.0.1", int(sys.argv[1])))
+s.connect(("127.0.0.1", port))
 answered = resent = 0
-for i in range(50):
+for i in range(count):
     msg = b"probe %d" % i
-    for attempt in range(5):
+    for attempt in range(1 + resends):
         s.send(msg)
         try:
             while s.recv(100) != msg:
@@ -538,10 +530,107 @@ for i in range(50):
         except socket.timeout:
             resent += 1
 print("answered %d resent %d" % (answered, resent))
-' "$PORT_relay"
+' "$@"
+}
+
+# One peer floods the relay's front as fast as python can send while
+# another peer does 50 round trips.  --max-rate keeps the flood's cost to
+# a receive per datagram.  What is tested is tsock's own part: reading the
+# flood must go back to the event loop after each batch, or the probe
+# session's answers, read from its back-end socket, never come.
+@test "relay udp: while one peer floods the front, another session's round trips are all answered" {
+	start_tsock echo udp-echo --max-rate 0 udp:127.0.0.1:0
+	start_tsock relay relay --max-rate 2000 udp:127.0.0.1:0 \
+		"udp:127.0.0.1:$PORT_echo"
+	py_flood "$PORT_relay"
+	# resent (up to 4 times) if the flood made the kernel drop one
+	run probe "$PORT_relay" 50 4
 	echo "$output"
 	[[ "$output" == "answered 50 "* ]]
 	# all of it while the flood went on
 	kill -0 "$PID_flood"
 	kill -0 "$PID_relay"
+}
+
+# Without --max-rate every flood datagram is relayed.  When all peers
+# shared the front socket's queue, the flood kept it full and most of the
+# other peer's datagrams were dropped there (3 in 4 in bench/fairness.sh);
+# each session now has its own socket, and so its own queue.  The back
+# end is udp-echo on its defaults, whose --max-rate per peer drops the
+# flood's excess as soon as it is read, so its own queue stays short.
+@test "relay udp: a flooding peer does not crowd out another's datagrams (a socket per session)" {
+	start_tsock echo udp-echo udp:127.0.0.1:0
+	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$PORT_echo"
+	py_flood "$PORT_relay"
+	run probe "$PORT_relay" 50 0
+	echo "$output"
+	local answered=${output#answered }
+	answered=${answered%% *}
+	# none resent: an odd one may still go on a loaded machine
+	(( answered >= 45 ))
+	kill -0 "$PID_flood"
+	kill -0 "$PID_relay"
+}
+
+# udp_sockets PORT: "LOCAL REMOTE" (hex, as in /proc/net/udp) for every
+# IPv4 UDP socket bound to 127.0.0.1:PORT.
+udp_sockets() {
+	awk -v want="$(printf '0100007F:%04X' "$1")" \
+		'NR > 1 && $2 == want { print $2, $3 }' /proc/net/udp
+}
+
+@test "relay udp: a session's socket is bound to the front's address and connected to its peer" {
+	start_tsock echo udp-echo udp:127.0.0.1:0
+	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$PORT_echo"
+	run run_bounded 10 "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.bind(("127.0.0.1", 0))
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.send(b"hello")
+assert s.recv(100) == b"hello"
+print(s.getsockname()[1])
+' "$PORT_relay"
+	[ "$status" -eq 0 ]
+	local client=$output
+	run udp_sockets "$PORT_relay"
+	echo "$output"
+	# the front (no peer) and the session (connected to the client)
+	[[ "$output" == *" 00000000:0000"* ]]
+	[[ "$output" == *" $(printf '0100007F:%04X' "$client")"* ]]
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+# The front allows a second socket on its address only while it binds a
+# session's; a stranger's socket, even with SO_REUSEADDR, gets EADDRINUSE
+# before and after sessions exist.
+@test "relay udp: nobody else can bind the front's address, sessions or not" {
+	start_tsock echo udp-echo udp:127.0.0.1:0
+	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$PORT_echo"
+	local script='
+import errno, socket, sys
+port = int(sys.argv[1])
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.settimeout(5)
+c.connect(("127.0.0.1", port))
+if sys.argv[2] == "session":
+    c.send(b"hello")
+    assert c.recv(100) == b"hello"
+for reuse in (0, 1):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuse)
+    try:
+        s.bind(("127.0.0.1", port))
+        print("bound with SO_REUSEADDR=%d" % reuse)
+    except OSError as e:
+        assert e.errno == errno.EADDRINUSE, e
+        print("in use")
+'
+	run run_bounded 10 "$PY" -c "$script" "$PORT_relay" none
+	echo "$output"
+	[ "$output" = $'in use\nin use' ]
+	run run_bounded 10 "$PY" -c "$script" "$PORT_relay" session
+	echo "$output"
+	[ "$output" = $'in use\nin use' ]
 }
