@@ -34,8 +34,11 @@ py_server() {
 # PORT_<NAME> from socat's own "listening on" log line.
 socat_echo() {
 	local name=$1 line
-	# -t 30: after our EOF socat would close 0.5 s later, echo or not
-	socat -d -d -t 30 TCP-LISTEN:0,bind=127.0.0.1 PIPE \
+	# -t 30: after our EOF socat would close 0.5 s later, echo or not.
+	# cat, not PIPE: on our EOF socat closes cat's input, and cat's end
+	# after the last echoed byte is what ends the connection (with PIPE,
+	# socat now and then kept its pipe open and waited out the 30 s)
+	socat -d -d -t 30 TCP-LISTEN:0,bind=127.0.0.1 EXEC:cat \
 		>/dev/null 2>"$TMP/$name.err" &
 	eval "PID_$name=$!"
 	BG_PIDS+=("$!")
