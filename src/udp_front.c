@@ -71,7 +71,6 @@ struct udp_front {
 	struct udp_session *buckets[UDP_FRONT_BUCKETS];
 	unsigned sessions, max_sessions;
 	struct ratelimit *limit;	/* --max-rate, or NULL */
-	int fd;				/* the front's socket */
 	bool own_sockets;		/* sessions get a socket each */
 	udp_front_session_fn fn;
 	void *private_data;
@@ -496,8 +495,7 @@ static void udp_session_own_received(struct tevent_req *subreq)
 					     sizeof(ss));
 	if (sslen == (ssize_t)s->sslen && memcmp(&ss, &s->ss, s->sslen) == 0) {
 		talloc_free(src);
-		if (f->limit != NULL &&
-		    !ratelimit_allow(f->limit, &ss, (socklen_t)sslen)) {
+		if (!ratelimit_allow(f->limit, &ss, (socklen_t)sslen)) {
 			log_verbose("%s: over --max-rate: a datagram dropped",
 				    f->sock->name);
 			talloc_free(buf);
@@ -537,11 +535,11 @@ static void udp_session_own_socket(struct udp_front *f, struct udp_session *s)
 		goto fail;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	setsockopt(sock->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	ret = bind(fd, (const struct sockaddr *)&sock->local,
 		   sock->local_len);
 	err = errno;
-	setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off));
+	setsockopt(sock->fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off));
 	if (ret == -1 ||
 	    connect(fd, (const struct sockaddr *)&s->ss, s->sslen) == -1) {
 		err = ret == -1 ? err : errno;
@@ -601,7 +599,7 @@ static void udp_front_dispatch(struct udp_front *f, uint8_t *buf,
 	sslen = tsocket_address_bsd_sockaddr(peer, (struct sockaddr *)&ss,
 					     sizeof(ss));
 	if (sslen <= 0) {
-		goto drop;
+		goto done;
 	}
 	if (ss.ss_family == AF_UNIX &&
 	    (size_t)sslen <= offsetof(struct sockaddr_un, sun_path) + 1) {
@@ -609,17 +607,17 @@ static void udp_front_dispatch(struct udp_front *f, uint8_t *buf,
 		 * one such peer from another */
 		log_verbose("%s: dropping a datagram from an unbound unix "
 			    "socket", f->sock->name);
-		goto drop;
+		goto done;
 	}
 	if (channel_is_own_address(f->sock, &ss, (socklen_t)sslen)) {
 		log_verbose("%s: a datagram from our own address: dropped",
 			    f->sock->name);
-		goto drop;
+		goto done;
 	}
 	if (!ratelimit_allow(f->limit, &ss, (socklen_t)sslen)) {
 		log_verbose("%s: over --max-rate: a datagram dropped",
 			    f->sock->name);
-		goto drop;
+		goto done;
 	}
 	bucket = udp_front_hash(&ss, (socklen_t)sslen);
 	s = udp_front_find(f, &ss, (socklen_t)sslen, bucket);
@@ -627,12 +625,12 @@ static void udp_front_dispatch(struct udp_front *f, uint8_t *buf,
 		if (f->max_sessions != 0 && f->sessions >= f->max_sessions) {
 			log_verbose("%s: session limit reached, dropping a "
 				    "datagram from a new peer", f->sock->name);
-			goto drop;
+			goto done;
 		}
 		chan = udp_front_new_session(f, peer, &ss, (socklen_t)sslen,
 					     bucket);
 		if (chan == NULL) {
-			goto drop;
+			goto done;
 		}
 		peer = NULL;	/* the session has it */
 		s = tdgram_context_data(chan->dgram, struct udp_session);
@@ -645,7 +643,7 @@ static void udp_front_dispatch(struct udp_front *f, uint8_t *buf,
 	if (chan != NULL) {
 		f->fn(chan, f->private_data);
 	}
-drop:
+done:
 	talloc_free(buf);
 	talloc_free(peer);
 }
@@ -716,7 +714,6 @@ struct udp_front *udp_front_create(TALLOC_CTX *mem_ctx,
 	}
 	f->ev = ev;
 	f->sock = talloc_steal(f, sock);
-	f->fd = sock->fd;
 	f->own_sockets = udp_front_can_split(sock);
 	f->max_sessions = max_sessions;
 	f->fn = fn;
