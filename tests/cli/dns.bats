@@ -130,6 +130,24 @@ EOF
 	[ "$answers" -eq 25 ]
 }
 
+# A plain datagram relay gives each peer a socket of its own: dig (a
+# fresh source port per query) and dnsmasq, both real, see nothing else.
+@test "relay udp->udp: dig queries and 300 from 300 source ports, 50 at once, all answered by dnsmasq" {
+	command -v dig >/dev/null || skip "dig is not installed"
+	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$DNS_PORT"
+	local i r answers=0
+	for ((i = 1; i <= 10; i++)); do
+		r=$(run_bounded 10 dig +short +tries=1 +time=3 -p "$PORT_relay" \
+			@127.0.0.1 "d$i.example.test" 3>&-) || true
+		[ "$r" = 192.0.2.7 ] && answers=$((answers + 1))
+	done
+	echo "$answers of 10 dig queries answered"
+	[ "$answers" -eq 10 ]
+	run dns_client 60 udp "$PORT_relay" 300 50
+	echo "$output"
+	[ "$output" = "answered 300 of 300" ]
+}
+
 @test "dns bridge udp->tcp: 1000 queries from 1000 source ports, 100 at once, all answered over a pool of at most 8 connections" {
 	start_tsock bridge relay -v --frame u16be udp:127.0.0.1:0 \
 		"tcp:127.0.0.1:$DNS_PORT"
