@@ -7,7 +7,10 @@
  * outlast -w.  Preloaded, this getaddrinfo(3) waits SLOW_GAI_DELAY_MS
  * milliseconds before asking the real one, and appends a line to the file
  * SLOW_GAI_LOG as each lookup starts ("start HOST PORT") and ends ("end
- * HOST PORT"), so a test can count them and wait for one to finish.  It
+ * HOST PORT"), so a test can count them and wait for one to finish.  With
+ * SLOW_GAI_GATE set to a path, a lookup also waits (after the delay, for at
+ * most a minute) until that file exists: a test on a loaded machine then
+ * decides when lookups end, instead of racing a fixed delay.  It
  * works on any tsock binary, so the tests also show what a build without
  * the bounded resolver did.
  *
@@ -54,6 +57,20 @@ static void note(const char *what, const char *host, const char *port)
 		/* nothing to do: the test will miss a line and say so */
 	}
 	close(fd);
+}
+
+/* Wait until the file GATE exists, polling every 10 ms, for at most 60 s. */
+static void wait_for_gate(const char *gate)
+{
+	struct timespec tick = { 0, 10 * 1000000L };
+	int i;
+
+	if (gate == NULL || *gate == '\0') {
+		return;
+	}
+	for (i = 0; i < 6000 && access(gate, F_OK) != 0; i++) {
+		nanosleep(&tick, NULL);
+	}
 }
 
 static int is_numeric(const char *host)
@@ -108,6 +125,7 @@ int getaddrinfo(const char *host, const char *port,
 			/* a signal: sleep the rest */
 		}
 	}
+	wait_for_gate(getenv("SLOW_GAI_GATE"));
 	rc = real(host, port, hints, res);
 	note("end", host, port);
 	return rc;

@@ -105,6 +105,16 @@ while True:
 '
 }
 
+# refute COMMAND...: fail when COMMAND succeeds.  A bare "! COMMAND" fails
+# a bats test only on its last line: set -e ignores a negated command.
+refute() {
+	if "$@"; then
+		echo "expected to fail: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
 # wait_exit PID [SECONDS]: wait (bounded, default 10 s) for a background
 # child to end (a zombie counts as ended); its exit status in EXIT_STATUS.
 wait_exit() {

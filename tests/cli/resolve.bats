@@ -162,8 +162,8 @@ lookups() {
 }
 
 # tiny_flood_during_lookup FRONT_KIND: 200 peers send 1500 one-byte
-# datagrams each to a relay whose back end is still being looked up (8 s);
-# sets TOTAL and MOST (what reached the back end in all and from one
+# datagrams each to a relay whose back end is still being looked up (the
+# lookup ends when the test opens its gate, after the flood); sets TOTAL and MOST (what reached the back end in all and from one
 # session) and GROWTH (the relay's RSS growth in kB meanwhile).
 tiny_flood_during_lookup() {
 	local kind=$1 front
@@ -198,7 +198,7 @@ print(sum(per.values()), max(per.values()) if per else 0, flush=True)
 	else
 		front=unix-dgram:$TMP/front.sock
 	fi
-	SLOW_GAI_DELAY_MS=8000 LD_PRELOAD=$SLOW_GETADDRINFO \
+	SLOW_GAI_GATE=$TMP/gate LD_PRELOAD=$SLOW_GETADDRINFO \
 		start_tsock relay relay --max-rate 0 \
 		"$front" "udp4:localhost:${line##*:}"
 	local rss_before where=$TMP/front.sock
@@ -206,7 +206,7 @@ print(sum(per.values()), max(per.values()) if per else 0, flush=True)
 	rss_before=$(rss_kib "$PID_relay")
 	# 200 peers x 1500 one-byte datagrams, paced so that the relay's
 	# socket queue does not overflow, all while the lookup runs
-	run run_bounded 30 python3 -c '
+	run run_bounded 60 python3 -c '
 import socket, sys, time
 kind, where = sys.argv[1], sys.argv[2]
 socks = []
@@ -228,10 +228,11 @@ print("sent")
 	[ "$output" = sent ]
 	# still looking up: what is queued is all there is
 	grep -q '^start localhost ' "$SLOW_GAI_LOG"
-	! grep -q '^end localhost ' "$SLOW_GAI_LOG"
+	refute grep -q '^end localhost ' "$SLOW_GAI_LOG"
 	local rss_during
 	rss_during=$(rss_kib "$PID_relay")
 	GROWTH=$((rss_during - rss_before))
+	touch "$TMP/gate"
 	wait "$sink"
 	read -r TOTAL MOST <"$TMP/sink.out"
 	echo "VmRSS before $rss_before kB, with the queues $rss_during kB"

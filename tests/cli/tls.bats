@@ -558,7 +558,7 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$output" = "ko" ]
 	cat "$TMP/srv.err"
-	! grep -q 'siht dnes ton od' "$TMP/srv.out"
+	refute grep -q 'siht dnes ton od' "$TMP/srv.out"
 	# RFC 8446 6.2: the refusal is a fatal alert (bad_certificate,
 	# unknown_ca...), not a bare TCP close ("unexpected eof")
 	grep -qi 'alert' "$TMP/srv.err"
@@ -707,7 +707,7 @@ EOF
 	[ "$output" = "not blocked" ]
 	# the silent client is still connected (default: 10 s to finish)
 	kill -0 "$PID_silent"
-	! grep -q 'after' "$TMP/silent.err"
+	refute grep -q 'after' "$TMP/silent.err"
 	# the garbage was refused and never reached the back end
 	wait_for_line "$TMP/garbage.err" '^(eof|reset) after'
 	wait_for_line "$TMP/echo.out" '^echoed'
@@ -756,7 +756,7 @@ EOF
 	echo "status=$status stderr=$stderr"
 	[ "$status" -eq 2 ]
 	[[ "$stderr" =~ "--cert" ]]
-	! [[ "$stderr" =~ "listening on" ]]
+	[[ "$stderr" != *"listening on"* ]]
 
 	run --separate-stderr run_bounded 5 "$TSOCK" relay tls:127.0.0.1:0 \
 		tcp:127.0.0.1:9

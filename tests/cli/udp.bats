@@ -266,7 +266,7 @@ EOF
 	# pooled connections: never more than requests at once (two here)
 	[ "$(grep -c '^accepted ' "$TMP/back.out")" -ge 1 ]
 	[ "$(grep -c '^accepted ' "$TMP/back.out")" -le 2 ]
-	! grep -q 'EOF inside a PDU' "$TMP/back.err"
+	refute grep -q 'EOF inside a PDU' "$TMP/back.err"
 	kill -0 "$PID_relay"
 }
 
