@@ -163,8 +163,9 @@ lookups() {
 
 # tiny_flood_during_lookup FRONT_KIND: 200 peers send 1500 one-byte
 # datagrams each to a relay whose back end is still being looked up (the
-# lookup ends when the test opens its gate, after the flood); sets TOTAL and MOST (what reached the back end in all and from one
-# session) and GROWTH (the relay's RSS growth in kB meanwhile).
+# lookup ends when the test opens its gate, after the flood); sets TOTAL
+# and MOST (what reached the back end in all and from one session) and
+# GROWTH (the relay's RSS growth in kB meanwhile).
 tiny_flood_during_lookup() {
 	local kind=$1 front
 	# a sink that counts what reaches the back end from each source,
