@@ -36,10 +36,6 @@
 #include "tsocket_internal.h"
 #include "test_util.h"
 
-#ifndef discard_const
-#define discard_const(ptr) ((void *)(uintptr_t)(const void *)(ptr))
-#endif
-
 #define TIMEOUT_MS	5000
 #define BIG_TIMEOUT_MS	120000
 
@@ -51,11 +47,11 @@
 /* ------------------------------------------------------------------ */
 
 /*
- * tu_loop_until() must not reach its own timeout: tevent frees a timer
- * that fired and tu_loop_until() frees it again.  So every wait has a
- * guard timer of its own that ends the run first and marks the wait as
- * failed: a request that never completes fails its test instead of
- * hanging or aborting the program.
+ * A wait for a flag has a guard timer of its own that ends the run and
+ * marks the wait as failed: a flag that is never set fails its test
+ * instead of hanging.  Requests are waited for with wait_req
+ * (test_util.h), which fails the test itself, naming the caller; so do
+ * do_readv, do_writev, do_shutdown and do_disconnect.
  */
 struct guard {
 	bool *flag;
@@ -94,16 +90,6 @@ static bool wait_flag(struct tu_ctx *t, bool *flag, int ms)
 	return *flag && !g.fired;
 }
 
-/* Wait (bounded) until req has completed. */
-static void wait_req(struct tu_ctx *t, struct tevent_req *req, int ms)
-{
-	bool done = false;
-
-	assert_non_null(req);
-	tevent_req_set_callback(req, tu_set_done, &done);
-	assert_true(wait_flag(t, &done, ms));
-}
-
 static void immediate_ran(struct tevent_context *ev,
 			  struct tevent_immediate *im, void *private_data)
 {
@@ -134,63 +120,6 @@ static void flush_posted(struct tu_ctx *t)
 /* ------------------------------------------------------------------ */
 /* Stream operations, each waited for                                 */
 /* ------------------------------------------------------------------ */
-
-static int do_readv(struct tu_ctx *t, struct tstream_context *s,
-		    void *buf, size_t len, int *err)
-{
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct tevent_req *req;
-	int ret;
-
-	*err = 0;
-	req = tstream_readv_send(t->mem, t->ev, s, &iov, 1);
-	wait_req(t, req, TIMEOUT_MS);
-	ret = tstream_readv_recv(req, err);
-	talloc_free(req);
-	return ret;
-}
-
-static int do_writev(struct tu_ctx *t, struct tstream_context *s,
-		     const void *buf, size_t len, int *err)
-{
-	struct iovec iov = { .iov_base = discard_const(buf), .iov_len = len };
-	struct tevent_req *req;
-	int ret;
-
-	*err = 0;
-	req = tstream_writev_send(t->mem, t->ev, s, &iov, 1);
-	wait_req(t, req, TIMEOUT_MS);
-	ret = tstream_writev_recv(req, err);
-	talloc_free(req);
-	return ret;
-}
-
-static int do_shutdown(struct tu_ctx *t, struct tstream_context *s, int *err)
-{
-	struct tevent_req *req;
-	int ret;
-
-	*err = 0;
-	req = tstream_shutdown_send(t->mem, t->ev, s);
-	wait_req(t, req, TIMEOUT_MS);
-	ret = tstream_shutdown_recv(req, err);
-	talloc_free(req);
-	return ret;
-}
-
-static int do_disconnect(struct tu_ctx *t, struct tstream_context *s,
-			 int *err)
-{
-	struct tevent_req *req;
-	int ret;
-
-	*err = 0;
-	req = tstream_disconnect_send(t->mem, t->ev, s);
-	wait_req(t, req, TIMEOUT_MS);
-	ret = tstream_disconnect_recv(req, err);
-	talloc_free(req);
-	return ret;
-}
 
 /* Read one byte and expect end of stream (EPIPE). */
 static void expect_eof(struct tu_ctx *t, struct tstream_context *s)
@@ -423,7 +352,7 @@ static void tcp_pair(struct tu_ctx *t, struct tstream_context **client,
 	assert_int_equal(tsocket_address_inet_from_strings(t->mem, "ipv4",
 				"127.0.0.1", ntohs(sin.sin_port), &remote), 0);
 	req = tstream_inet_tcp_connect_send(t->mem, t->ev, local, remote);
-	wait_req(t, req, TIMEOUT_MS);
+	wait_req(t, req);
 	assert_int_equal(tstream_inet_tcp_connect_recv(req, &err, t->mem,
 						       client), 0);
 	assert_int_equal(err, 0);
@@ -464,7 +393,7 @@ static void unix_pair(struct tu_ctx *t, struct tstream_context **client,
 	assert_int_equal(tsocket_address_unix_from_path(t->mem, path,
 							&remote), 0);
 	req = tstream_unix_connect_send(t->mem, t->ev, local, remote);
-	wait_req(t, req, TIMEOUT_MS);
+	wait_req(t, req);
 	assert_int_equal(tstream_unix_connect_recv(req, &err, t->mem,
 						   client), 0);
 	assert_int_equal(err, 0);
@@ -760,7 +689,7 @@ static void test_shutdown_ebusy(void **state)
 
 	sreq = tstream_shutdown_send(t->mem, t->ev, s);
 	assert_non_null(sreq);
-	wait_req(t, sreq, TIMEOUT_MS);
+	wait_req(t, sreq);
 	err = 0;
 	assert_int_equal(tstream_shutdown_recv(sreq, &err), -1);
 	assert_int_equal(err, EBUSY);
@@ -955,7 +884,7 @@ static void test_shutdown_enotsup(void **state)
 
 	req = tstream_shutdown_send(t->mem, t->ev, s);
 	assert_non_null(req);
-	wait_req(t, req, TIMEOUT_MS);
+	wait_req(t, req);
 	assert_int_equal(tstream_shutdown_recv(req, &err), -1);
 	assert_int_equal(err, ENOTSUP);
 	talloc_free(req);
@@ -1026,7 +955,7 @@ static void test_shutdown_generic_rules(void **state)
 	assert_false(wdone);
 	sreq = tstream_shutdown_send(t->mem, t->ev, s);
 	assert_non_null(sreq);
-	wait_req(t, sreq, TIMEOUT_MS);
+	wait_req(t, sreq);
 	assert_int_equal(tstream_shutdown_recv(sreq, &err), -1);
 	assert_int_equal(err, EBUSY);
 	talloc_free(sreq);
@@ -1403,7 +1332,7 @@ static void test_stdio_devnull_output(void **state)
 	iov[1] = (struct iovec) { .iov_base = buf + 10, .iov_len = 70000 };
 	iov[2] = (struct iovec) { .iov_base = buf, .iov_len = 3 };
 	req = tstream_writev_send(t->mem, t->ev, s, iov, 3);
-	wait_req(t, req, TIMEOUT_MS);
+	wait_req(t, req);
 	assert_int_equal(tstream_writev_recv(req, &err), 70013);
 	talloc_free(req);
 
@@ -1453,7 +1382,7 @@ static void test_stdio_regular_file_output(void **state)
 	iov[2] = (struct iovec) { .iov_base = buf + 65542, .iov_len = 3 };
 	iov[3] = (struct iovec) { .iov_base = buf + 65545, .iov_len = 500000 };
 	req = tstream_writev_send(t->mem, t->ev, s, iov, 4);
-	wait_req(t, req, TIMEOUT_MS);
+	wait_req(t, req);
 	assert_int_equal(tstream_writev_recv(req, &err), 565540);
 	talloc_free(req);
 	assert_int_equal(do_writev(t, s, buf + 565545, len - 565545, &err),

@@ -47,69 +47,6 @@
 /* Helpers                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Wait (bounded) until req has completed; a failure names the caller. */
-#define wait_req(t, req) \
-	wait_req_at(t, req, TIMEOUT_MS, __FILE__, __LINE__)
-#define wait_req_ms(t, req, ms) \
-	wait_req_at(t, req, ms, __FILE__, __LINE__)
-static void wait_req_at(struct tu_ctx *t, struct tevent_req *req, int ms,
-			const char *file, int line)
-{
-	bool done = false;
-
-	assert_non_null(req);
-	tevent_req_set_callback(req, tu_set_done, &done);
-	if (!tu_loop_until(t->ev, &done, ms)) {
-		print_error("%s:%d: request not complete after %d ms\n",
-			    file, line, ms);
-		fail();
-	}
-}
-
-static int do_readv(struct tu_ctx *t, struct tstream_context *s,
-		    void *buf, size_t len, int *err)
-{
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct tevent_req *req;
-	int ret;
-
-	*err = 0;
-	req = tstream_readv_send(t->mem, t->ev, s, &iov, 1);
-	wait_req(t, req);
-	ret = tstream_readv_recv(req, err);
-	talloc_free(req);
-	return ret;
-}
-
-static int do_writev(struct tu_ctx *t, struct tstream_context *s,
-		     const void *buf, size_t len, int *err)
-{
-	struct iovec iov = { .iov_base = discard_const(buf), .iov_len = len };
-	struct tevent_req *req;
-	int ret;
-
-	*err = 0;
-	req = tstream_writev_send(t->mem, t->ev, s, &iov, 1);
-	wait_req(t, req);
-	ret = tstream_writev_recv(req, err);
-	talloc_free(req);
-	return ret;
-}
-
-static int do_disconnect(struct tu_ctx *t, struct tstream_context *s,
-			 int *err)
-{
-	struct tevent_req *req;
-	int ret;
-
-	*err = 0;
-	req = tstream_disconnect_send(t->mem, t->ev, s);
-	wait_req(t, req);
-	ret = tstream_disconnect_recv(req, err);
-	talloc_free(req);
-	return ret;
-}
-
 static void set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);

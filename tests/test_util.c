@@ -11,7 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tsocket.h"
 #include "test_util.h"
+
+#ifndef discard_const
+#define discard_const(ptr) ((void *)(uintptr_t)(const void *)(ptr))
+#endif
 
 static void tu_timeout(struct tevent_context *ev, struct tevent_timer *te,
 		       struct timeval now, void *private_data)
@@ -155,4 +168,74 @@ int tu_teardown(void **state)
 	TALLOC_FREE(t->mem);
 	talloc_free(t);
 	return 0;
+}
+
+void wait_req_at(struct tu_ctx *t, struct tevent_req *req, int ms,
+		 const char *file, int line)
+{
+	bool done = false;
+
+	assert_non_null(req);
+	tevent_req_set_callback(req, tu_set_done, &done);
+	if (!tu_loop_until(t->ev, &done, ms)) {
+		print_error("%s:%d: request not complete after %d ms\n",
+			    file, line, ms);
+		fail();
+	}
+}
+
+int do_readv(struct tu_ctx *t, struct tstream_context *s,
+	     void *buf, size_t len, int *err)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct tevent_req *req;
+	int ret;
+
+	*err = 0;
+	req = tstream_readv_send(t->mem, t->ev, s, &iov, 1);
+	wait_req(t, req);
+	ret = tstream_readv_recv(req, err);
+	talloc_free(req);
+	return ret;
+}
+
+int do_writev(struct tu_ctx *t, struct tstream_context *s,
+	      const void *buf, size_t len, int *err)
+{
+	struct iovec iov = { .iov_base = discard_const(buf), .iov_len = len };
+	struct tevent_req *req;
+	int ret;
+
+	*err = 0;
+	req = tstream_writev_send(t->mem, t->ev, s, &iov, 1);
+	wait_req(t, req);
+	ret = tstream_writev_recv(req, err);
+	talloc_free(req);
+	return ret;
+}
+
+int do_disconnect(struct tu_ctx *t, struct tstream_context *s, int *err)
+{
+	struct tevent_req *req;
+	int ret;
+
+	*err = 0;
+	req = tstream_disconnect_send(t->mem, t->ev, s);
+	wait_req(t, req);
+	ret = tstream_disconnect_recv(req, err);
+	talloc_free(req);
+	return ret;
+}
+
+int do_shutdown(struct tu_ctx *t, struct tstream_context *s, int *err)
+{
+	struct tevent_req *req;
+	int ret;
+
+	*err = 0;
+	req = tstream_shutdown_send(t->mem, t->ev, s);
+	wait_req(t, req);
+	ret = tstream_shutdown_recv(req, err);
+	talloc_free(req);
+	return ret;
 }

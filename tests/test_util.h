@@ -51,4 +51,39 @@ int tu_teardown(void **state);
 /* Number of open file descriptors of this process. */
 int tu_count_fds(void);
 
+/*
+ * Waiting for requests and single stream operations; these fail the
+ * running cmocka test instead of returning when a request does not
+ * complete in time.
+ */
+struct tstream_context;
+
+/* How long wait_req and the do_* wrappers wait for a request. */
+#define TU_TIMEOUT_MS	5000
+
+/*
+ * Run t->ev until req has completed, for at most ms; if it has not by
+ * then, fail the test with a message naming file:line.  Use it through
+ * wait_req (TU_TIMEOUT_MS) or wait_req_ms, which pass the caller's place.
+ */
+void wait_req_at(struct tu_ctx *t, struct tevent_req *req, int ms,
+		 const char *file, int line);
+#define wait_req(t, req) \
+	wait_req_at(t, req, TU_TIMEOUT_MS, __FILE__, __LINE__)
+#define wait_req_ms(t, req, ms) \
+	wait_req_at(t, req, ms, __FILE__, __LINE__)
+
+/*
+ * One tstream_readv / tstream_writev of the single buffer buf[len], one
+ * tstream_disconnect or tstream_shutdown on s, sent on t->mem, waited for
+ * (wait_req) and received: the _recv function's return value, its errno
+ * in *err (0 if none).
+ */
+int do_readv(struct tu_ctx *t, struct tstream_context *s,
+	     void *buf, size_t len, int *err);
+int do_writev(struct tu_ctx *t, struct tstream_context *s,
+	      const void *buf, size_t len, int *err);
+int do_disconnect(struct tu_ctx *t, struct tstream_context *s, int *err);
+int do_shutdown(struct tu_ctx *t, struct tstream_context *s, int *err);
+
 #endif

@@ -15,19 +15,12 @@ teardown() {
 
 # ------------------------------------------------------------ local helpers
 
-# py_server NAME SCRIPT [ARGS...]: run a python3 script (written to
-# $TMP/NAME.py) in the background with stdout in $TMP/NAME.out and stderr
-# in $TMP/NAME.err; wait for its "listening on ..." line and set
-# PORT_<NAME> (the text after the last ':') and PID_<NAME>.
+# py_server NAME SCRIPT [ARGS...]: py_bg (helpers.bash) with the script
+# given as an argument: sets PORT_<NAME> and PID_<NAME>.
 py_server() {
-	local name=$1 script=$2 line
+	local name=$1 script=$2
 	shift 2
-	printf '%s\n' "$script" >"$TMP/$name.py"
-	python3 "$TMP/$name.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-	eval "PID_$name=$!"
-	BG_PIDS+=("$!")
-	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
-	eval "PORT_$name=\${line##*:}"
+	py_bg "$name" "$@" <<<"$script"
 }
 
 # socat_echo NAME: a socat TCP echo server on 127.0.0.1, port 0; sets

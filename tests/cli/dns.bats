@@ -10,7 +10,7 @@ bats_require_minimum_version 1.5.0
 setup() {
 	load helpers
 	setup_tmp
-	command -v dnsmasq >/dev/null || skip "dnsmasq is not installed"
+	need dnsmasq
 	PY=$(python3 -c 'import sys; print(sys.executable)') || PY=python3
 	start_dnsmasq
 }
@@ -25,11 +25,7 @@ teardown() {
 # a limited number of TCP clients at once (20).
 start_dnsmasq() {
 	local i
-	DNS_PORT=$("$PY" -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])' 3>&-)
+	DNS_PORT=$(free_port)
 	dnsmasq -k --port="$DNS_PORT" --listen-address=127.0.0.1 \
 		--bind-interfaces --no-resolv --no-hosts --conf-file=/dev/null \
 		--pid-file= --address=/example.test/192.0.2.7 \
@@ -119,7 +115,7 @@ EOF
 }
 
 @test "dns bridge udp->tcp: 25 dig queries from fresh source ports are all answered (dnsmasq)" {
-	command -v dig >/dev/null || skip "dig is not installed"
+	need dig
 	start_tsock bridge relay --frame u16be udp:127.0.0.1:0 \
 		"tcp:127.0.0.1:$DNS_PORT"
 	local i answers=0
@@ -135,7 +131,7 @@ EOF
 # A plain datagram relay gives each peer a socket of its own: dig (a
 # fresh source port per query) and dnsmasq, both real, see nothing else.
 @test "relay udp->udp: dig queries and 300 from 300 source ports, 50 at once, all answered by dnsmasq" {
-	command -v dig >/dev/null || skip "dig is not installed"
+	need dig
 	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$DNS_PORT"
 	local i r answers=0
 	for ((i = 1; i <= 10; i++)); do

@@ -249,11 +249,7 @@ except ConnectionResetError:
 	# two clients, each looped once: four accepted, two loops broken
 	[ "$(grep -c 'relay loop' "$TMP/relay.err")" -eq 2 ]
 	[ "$(grep -c 'new client' "$TMP/relay.err")" -eq 4 ]
-	for ((i = 0; i < 250; i++)); do
-		[ "$(fd_count "$PID_relay")" -le "$before" ] && break
-		sleep 0.02
-	done
-	[ "$(fd_count "$PID_relay")" -le "$before" ]
+	wait_fds "$PID_relay" "$before" 5
 	kill -0 "$PID_relay"
 }
 

@@ -373,19 +373,6 @@ else:
 	[ "$status" -eq 0 ]
 }
 
-# wait_fds PID MAX: wait (bounded, 2 s) until PID has at most MAX fds.
-wait_fds() {
-	local pid=$1 max=$2 secs=${3:-2} i n
-	for ((i = 0; i < secs * 50; i++)); do
-		n=$(fd_count "$pid")
-		[ "$n" -le "$max" ] && return 0
-		sleep 0.02
-	done
-	echo "pid $pid has $n fds, expected at most $max" >&2
-	ls -l "/proc/$pid/fd" >&2
-	return 1
-}
-
 # ------------------------------------------------------------------ resets
 
 @test "relay tcp->tcp: a client that resets (RST) mid-transfer is logged; a concurrent transfer is intact" {

@@ -105,6 +105,105 @@ while True:
 '
 }
 
+# py_start NAME READY_REGEX [ARGS...]: run the python3 script read from
+# stdin (saved as $TMP/NAME.py) in the background with ARGS, stdout in
+# $TMP/NAME.out, stderr in $TMP/NAME.err and fd 3 closed (else bats
+# would wait for it); wait (bounded) for a stderr line matching
+# READY_REGEX and put it in READY_LINE; PID_<NAME> is its pid.  The
+# interpreter is $PY if the test file set it (sys.executable, so that the
+# pid is the interpreter's own, not a wrapper's), else python3.  Not in
+# $(...): the process must be a child of the test's shell, in BG_PIDS.
+py_start() {
+	local name=$1 ready=$2
+	shift 2
+	cat >"$TMP/$name.py"
+	"${PY:-python3}" "$TMP/$name.py" "$@" \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	READY_LINE=$(wait_for_line "$TMP/$name.err" "$ready")
+}
+
+# py_bg NAME [ARGS...]: py_start for a server that prints "listening on
+# ENDPOINT" on stderr; sets LISTEN_<NAME> (the endpoint), PORT_<NAME>
+# (the text after its last ':') and PID_<NAME>, like start_tsock.
+py_bg() {
+	local name=$1 addr
+	shift
+	py_start "$name" '^listening on ' "$@" || return 1
+	addr=${READY_LINE#listening on }
+	eval "LISTEN_$name=\$addr"
+	eval "PORT_$name=\${addr##*:}"
+}
+
+# echo_server [-b] NAME [tcp|tcp6|unix [PATH]]: a threaded python stream
+# echo server (py_bg) on 127.0.0.1 port 0 (tcp, the default), ::1 port 0
+# (tcp6) or unix socket PATH.  Any number of clients, each echoed until
+# EOF, then half-closed and closed (30 s without data ends one; 60 s
+# without a new client ends the server).  Its stdout ($TMP/NAME.out) gets
+# one "accepted N" line as the Nth connection is accepted, or with -b
+# instead one "echoed N bytes" line as each connection ends.
+echo_server() {
+	local report=accepted
+	if [ "$1" = -b ]; then
+		report=bytes
+		shift
+	fi
+	local name=$1
+	shift
+	py_bg "$name" "$report" "$@" <<'EOF'
+import socket, sys, threading
+report = sys.argv[1]
+kind = sys.argv[2] if len(sys.argv) > 2 else 'tcp'
+if kind == 'unix':
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(sys.argv[3])
+    name = 'unix:' + sys.argv[3]
+elif kind == 'tcp6':
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.bind(('::1', 0))
+    name = 'tcp:[::1]:%d' % s.getsockname()[1]
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(('127.0.0.1', 0))
+    name = 'tcp:127.0.0.1:%d' % s.getsockname()[1]
+s.listen(64)
+print('listening on ' + name, file=sys.stderr, flush=True)
+
+def serve(c):
+    n = 0
+    try:
+        c.settimeout(30)
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+            n += len(d)
+        c.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        print('echo: %s' % e, file=sys.stderr, flush=True)
+    finally:
+        c.close()
+        if report == 'bytes':
+            print('echoed %d bytes' % n, flush=True)
+
+s.settimeout(60)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    if report == 'accepted':
+        print('accepted %d' % n, flush=True)
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+}
+
+# need TOOL: skip the test unless TOOL is installed.
+need() {
+	command -v "$1" >/dev/null || skip "$1 is not installed"
+}
+
 # refute COMMAND...: fail when COMMAND succeeds.  A bare "! COMMAND" fails
 # a bats test only on its last line: set -e ignores a negated command.
 refute() {
@@ -159,8 +258,41 @@ fd_count() {
 	ls "/proc/$1/fd" | wc -l
 }
 
+# wait_fds PID MAX [SECONDS]: wait (bounded, default 2 s) until PID has at
+# most MAX open descriptors, for a process that may still be closing the
+# last connection's; on a timeout, shows what it holds.
+wait_fds() {
+	local pid=$1 max=$2 secs=${3:-2} i n
+	for ((i = 0; i < secs * 50; i++)); do
+		n=$(fd_count "$pid")
+		[ "$n" -le "$max" ] && return 0
+		sleep 0.02
+	done
+	echo "pid $pid has $n fds, expected at most $max" >&2
+	ls -l "/proc/$pid/fd" >&2
+	return 1
+}
+
 rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# idle_over_a_second PID: true if PID used (almost) no CPU in a second
+# (the sleep is the measured interval, not a wait for anything); a
+# process that spins or answers itself in a loop burns ~100 ticks a
+# second, an idle one ~0.
+idle_over_a_second() {
+	local start end
+	start=$(cpu_ticks "$1")
+	sleep 1
+	end=$(cpu_ticks "$1")
+	echo "cpu ticks in 1 s: $((end - start))"
+	[ $((end - start)) -lt 20 ]
 }
 
 # sha FILE: the sha256 of a file.

@@ -109,54 +109,6 @@ private_netns() {
 
 # ------------------------------------------------------------ local helpers
 
-# py_bg NAME [ARGS...]: run the python3 script read from stdin in the
-# background (stdout $TMP/NAME.out, stderr $TMP/NAME.err, fd 3 closed so
-# bats does not wait for it), wait for its "listening on ...:PORT" line on
-# stderr and set PORT_<NAME> and PID_<NAME>.
-py_bg() {
-	local name=$1 line
-	shift
-	cat >"$TMP/$name.py"
-	"$PY" "$TMP/$name.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
-	eval "PID_$name=$!"
-	BG_PIDS+=("$!")
-	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
-	eval "PORT_$name=\${line##*:}"
-}
-
-# echo_server NAME: a threaded TCP echo server on 127.0.0.1:0 (any number
-# of clients, each echoed until EOF, then shut down).
-echo_server() {
-	py_bg "$1" <<'EOF'
-import socket, sys, threading
-s = socket.socket()
-s.bind(('127.0.0.1', 0))
-s.listen(16)
-print('listening on tcp:127.0.0.1:%d' % s.getsockname()[1],
-      file=sys.stderr, flush=True)
-s.settimeout(60)
-
-def serve(c):
-    n = 0
-    try:
-        c.settimeout(30)
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            c.sendall(d)
-            n += len(d)
-        c.shutdown(socket.SHUT_WR)
-    finally:
-        c.close()
-        print('echoed %d bytes' % n, flush=True)
-
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-EOF
-}
-
 # wait_listening PORT [SECONDS]: wait (bounded, default 5 s) until some
 # socket listens on TCP PORT, without connecting to it (per /proc/net).
 wait_listening() {
@@ -184,11 +136,6 @@ feed() {
 		wait_for_line "$1" "$2" 5 >/dev/null || true
 		shift 2
 	done
-}
-
-# need TOOL: skip the test unless TOOL is installed.
-need() {
-	command -v "$1" >/dev/null || skip "$1 is not installed"
 }
 
 # gnutls_echo NAME [ARGS...]: gnutls-serv --echo with the server
@@ -411,7 +358,7 @@ EOF
 # --------------------------------------------- relay chain
 
 @test "relay chain tcp -> tls -> tls -> tcp: 8 MiB round-trip intact" {
-	echo_server echo
+	echo_server -b echo
 	start_tsock back "${SRV[@]}" relay tls:127.0.0.1:0 \
 		"tcp:127.0.0.1:$PORT_echo"
 	start_tsock front --cafile "$CERTS/ca.pem" relay tcp:127.0.0.1:0 \
@@ -594,7 +541,7 @@ EOF
 
 @test "--require-client-cert on a tsock relay: only the client cert passes" {
 	local st_anon st_rogue out_anon out_rogue
-	echo_server echo
+	echo_server -b echo
 	start_tsock rly "${SRV[@]}" --cafile "$CERTS/ca.pem" \
 		--require-client-cert relay tls:127.0.0.1:0 \
 		"tcp:127.0.0.1:$PORT_echo"
@@ -674,7 +621,7 @@ EOF
 
 @test "--require-client-cert: gnutls-cli with the client cert is served" {
 	need gnutls-cli
-	echo_server echo
+	echo_server -b echo
 	start_tsock rly "${SRV[@]}" --cafile "$CERTS/ca.pem" \
 		--require-client-cert relay tls:127.0.0.1:0 \
 		"tcp:127.0.0.1:$PORT_echo"
@@ -693,7 +640,7 @@ EOF
 # --------------------------------------------- slow and broken clients
 
 @test "relay tls: silent and garbage clients do not block a TLS client" {
-	echo_server echo
+	echo_server -b echo
 	start_tsock rly "${SRV[@]}" relay tls:127.0.0.1:0 \
 		"tcp:127.0.0.1:$PORT_echo"
 	slow_client silent "$PORT_rly" silent 8
@@ -716,7 +663,7 @@ EOF
 }
 
 @test "relay tls -w 1: a silent client is dropped after about 1 s" {
-	echo_server echo
+	echo_server -b echo
 	start_tsock rly -w 1 "${SRV[@]}" relay tls:127.0.0.1:0 \
 		"tcp:127.0.0.1:$PORT_echo"
 	slow_client silent "$PORT_rly" silent 5

@@ -18,23 +18,6 @@ teardown() {
 
 # ------------------------------------------------------------------ helpers
 
-# py_bg NAME [ARGS...]: run the python3 script read from stdin in the
-# background (stdout in $TMP/NAME.out, stderr in $TMP/NAME.err), wait for
-# its "listening on ENDPOINT" line on stderr and set LISTEN_<NAME>,
-# PORT_<NAME> and PID_<NAME> like start_tsock.
-py_bg() {
-	local name=$1 line addr
-	shift
-	cat >"$TMP/$name.py"
-	"$PY" "$TMP/$name.py" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
-	eval "PID_$name=$!"
-	BG_PIDS+=("$!")
-	line=$(wait_for_line "$TMP/$name.err" '^listening on ') || return 1
-	addr=${line#listening on }
-	eval "LISTEN_$name=\$addr"
-	eval "PORT_$name=\${addr##*:}"
-}
-
 # py_client SECONDS [ARGS...]: run the python3 script read from stdin,
 # bounded in time, under bats' `run`-able conditions (fd 3 closed).
 py_client() {
@@ -393,11 +376,6 @@ EOF
 
 # ------------------------------------------------------------ reflection loops
 
-# cpu_ticks PID: user + system clock ticks the process has used.
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # spoof SRC_PORT DST_PORT PAYLOAD: send one UDP datagram from
 # 127.0.0.1:SRC_PORT to 127.0.0.1:DST_PORT through a raw socket, so that
 # it seems to come from a socket tsock owns (needs root: skips else).
@@ -413,17 +391,6 @@ except PermissionError:
 r.sendto(struct.pack('>HHHH', sport, dport, 8 + len(payload), 0) + payload,
          ('127.0.0.1', 0))
 EOF2
-}
-
-# idle_over_a_second PID: true if PID used (almost) no CPU for a second;
-# a process answering itself in a loop burns ~100 ticks a second.
-idle_over_a_second() {
-	local start end
-	start=$(cpu_ticks "$1")
-	sleep 1
-	end=$(cpu_ticks "$1")
-	echo "cpu ticks in 1 s: $((end - start))"
-	[ $((end - start)) -lt 20 ]
 }
 
 @test "udp-echo: a datagram spoofed to come from its own address is not answered (no loop)" {
