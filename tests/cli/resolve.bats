@@ -112,6 +112,7 @@ lookups() {
 
 @test "clients after a lookup are answered from its result: no new lookup for a few seconds" {
 	slow_relay 200
+	local start=$SECONDS
 	run clients 1
 	[ "$output" = "ok 1 reset 0 closed 0" ]
 	local i
@@ -119,8 +120,12 @@ lookups() {
 		run clients 4
 		[ "$output" = "ok 4 reset 0 closed 0" ]
 	done
-	echo "lookups: $(lookups)"
-	[ "$(lookups)" -eq 1 ]
+	# an answer is reused for 5 s (RESOLVE_CACHE_SECONDS): one lookup,
+	# and on a machine so loaded that this took longer, one more per
+	# 5 s at most (not one per client)
+	local took=$((SECONDS - start))
+	echo "lookups: $(lookups) in about $took s"
+	[ "$(lookups)" -le $((1 + took / 5)) ]
 }
 
 @test "-w 1 with a lookup that takes 4 s: clients are closed after -w, and what they asked costs nothing more" {
