@@ -12,9 +12,10 @@
  *    over the hint, a connecting endpoint has a host and a non-zero port,
  *    a unix path fits in sun_path);
  *  - whatever parses for connecting parses the same for listening, which
- *    only allows more;
- *  - an inet endpoint written back as TYPE:HOST:PORT (HOST in brackets
- *    when it needs them) parses to the same endpoint again.
+ *    only allows more (for kinds that can do both, without options);
+ *  - an inet endpoint (without options) written back as TYPE:HOST:PORT
+ *    (HOST in brackets when it needs them) parses to the same endpoint
+ *    again.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 } while (0)
 
 static const int family_hints[] = { AF_UNSPEC, AF_INET, AF_INET6 };
+static const struct endpoint_settings defaults = { .mode = -1 };
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -52,9 +54,14 @@ static bool str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static bool is_inet_kind(enum endpoint_kind kind)
+static bool is_kind(const struct endpoint *ep, const char *name)
 {
-	return kind == EP_TCP || kind == EP_UDP || kind == EP_TLS;
+	return strcmp(ep->kind->name, name) == 0;
+}
+
+static bool is_inet_kind(const struct endpoint *ep)
+{
+	return is_kind(ep, "tcp") || is_kind(ep, "udp") || is_kind(ep, "tls");
 }
 
 /* The checks on one successfully parsed endpoint. */
@@ -62,32 +69,36 @@ static void check_endpoint(const char *text, bool listening, int hint,
 			   const struct endpoint *ep)
 {
 	const char *colon = strchr(text, ':');
+	/* no comma: no options, nothing escaped; the address is verbatim */
+	bool plain = strchr(text, ',') == NULL;
 	struct sockaddr_un un;
 
 	CHECK(str_eq(ep->text, text));
-	CHECK(strcmp(endpoint_kind_name(ep->kind), "?") != 0);
+	CHECK(ep->kind != NULL);
+	CHECK(ep->kind->roles & (listening ? KIND_LISTENS : KIND_CONNECTS));
 	CHECK(ep->family == AF_UNSPEC || ep->family == AF_INET ||
 	      ep->family == AF_INET6);
 
-	if (ep->kind == EP_STDIO) {
-		CHECK(strcmp(text, "-") == 0 || strcmp(text, "stdio") == 0);
-		CHECK(endpoint_is_stream(ep));
+	if (ep->kind->no_address) {
+		CHECK(colon == NULL || strchr(text, ',') < colon);
 		return;
 	}
 	/* every other kind is TYPE:REST */
 	CHECK(colon != NULL);
-	if (ep->kind == EP_UNIX || ep->kind == EP_UNIX_DGRAM) {
-		CHECK(ep->path != NULL);
-		CHECK(str_eq(ep->path, colon + 1));
+	if (ep->path != NULL) {
+		CHECK(!plain || str_eq(ep->path, colon + 1));
 		CHECK(ep->path[0] != '\0');
-		CHECK(strlen(ep->path) < sizeof(un.sun_path));
+		CHECK(strlen(ep->path) < sizeof(un.sun_path) + 1);
 		CHECK(ep->host == NULL);
-		CHECK(endpoint_is_stream(ep) == (ep->kind == EP_UNIX));
 		return;
 	}
-	CHECK(is_inet_kind(ep->kind));
-	CHECK(ep->path == NULL);
-	CHECK(endpoint_is_stream(ep) == (ep->kind != EP_UDP));
+	if (ep->argv != NULL) {
+		CHECK(ep->argv[0] != NULL);
+		CHECK(ep->host == NULL);
+		return;
+	}
+	CHECK(is_inet_kind(ep));
+	CHECK(endpoint_is_stream(ep) == !is_kind(ep, "udp"));
 
 	/* a family in the type ("tcp6") beats the hint, else the hint */
 	if (colon - text == 4 && (text[3] == '4' || text[3] == '6')) {
@@ -99,7 +110,7 @@ static void check_endpoint(const char *text, bool listening, int hint,
 		CHECK(ep->host != NULL);
 		CHECK(ep->port != 0);
 	}
-	if (ep->host != NULL) {
+	if (ep->host != NULL && plain) {
 		CHECK(ep->host[0] != '\0');
 		/* a bracketed host ends at the first ']'; others at ':' */
 		if (colon[1] == '[') {
@@ -141,7 +152,7 @@ static struct endpoint *parse_checked(TALLOC_CTX *mem_ctx, const char *text,
 	char *error = (char *)"not set";
 	char *prefix;
 
-	ep = endpoint_parse(mem_ctx, text, listening, hint, &error);
+	ep = endpoint_parse(mem_ctx, text, listening, hint, &defaults, &error);
 	if (ep == NULL) {
 		CHECK(error != NULL);
 		/* the message names the endpoint as it was written */
@@ -180,12 +191,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		connect_ep = parse_checked(mem, text, false, hint);
 		listen_ep = parse_checked(mem, text, true, hint);
-		/* listening only allows more, and changes nothing else */
-		if (connect_ep != NULL) {
+		/*
+		 * listening only allows more, and changes nothing else, for
+		 * kinds that do both and without options (some apply to one
+		 * side only)
+		 */
+		if (connect_ep != NULL && strchr(text, ',') == NULL &&
+		    (connect_ep->kind->roles & KIND_LISTENS)) {
 			CHECK(listen_ep != NULL);
 			CHECK(endpoint_same(connect_ep, listen_ep));
 		}
-		if (listen_ep == NULL || !is_inet_kind(listen_ep->kind)) {
+		if (listen_ep == NULL || !is_inet_kind(listen_ep) ||
+		    strchr(text, ',') != NULL) {
 			continue;
 		}
 		back = endpoint_unparse(mem, text, listen_ep);

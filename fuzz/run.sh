@@ -52,14 +52,17 @@ check_target() {
 }
 
 # The library without TLS (the targets need none, and it would drag in
-# gnutls), and the tool's endpoint parser for the endpoint target.
+# gnutls), and for the endpoint target the tool but its main(): the
+# parser reads the table of kinds, which names every kind's code.
 sources_for() {
 	local f
 	for f in "$top"/lib/tsocket/*.c; do
 		[[ $f == */tsocket_tls.c ]] || echo "$f"
 	done
 	if [[ $1 == endpoint ]]; then
-		echo "$top/src/endpoint.c"
+		for f in "$top"/src/*.c; do
+			[[ $f == */tsock.c ]] || echo "$f"
+		done
 	fi
 }
 
@@ -99,7 +102,7 @@ build() {
 		$(pkg-config --cflags talloc tevent) \
 		-o "$out" "$here/fuzz_$target.c" "$@" \
 		$(sources_for "$target") \
-		$(pkg-config --libs talloc tevent)
+		$(pkg-config --libs talloc tevent) -lm -pthread
 }
 
 build_fuzzer() {

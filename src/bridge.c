@@ -363,8 +363,7 @@ static void bridge_conn_open(struct bridge *b)
 	b->conns = c;
 	b->nconns++;
 	talloc_set_destructor(c, bridge_conn_destructor);
-	c->io = channel_open_send(c, b->ev, b->opts.back, b->opts.tls, NULL,
-				  b->opts.connect_timeout_ms);
+	c->io = channel_open_send(c, b->ev, b->opts.back, NULL, NULL);
 	if (c->io == NULL) {
 		talloc_free(c);
 		return;

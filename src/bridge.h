@@ -15,8 +15,6 @@
 struct bridge_opts {
 	const struct tframe_spec *frame;	/* of the stream side */
 	const struct endpoint *back;		/* a stream endpoint */
-	struct tstream_tls_params *tls;		/* for a tls back end */
-	int connect_timeout_ms;			/* 0: none */
 	int reply_ms;		/* a request waits this long; 0: default */
 	int idle_ms;		/* an unused connection is closed after */
 	unsigned pool;		/* connections at most */

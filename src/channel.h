@@ -18,6 +18,16 @@ struct channel {
 	struct tdgram_context *dgram;	/* a datagram endpoint */
 	bool is_stdio;
 	/*
+	 * What to wait for once the data has ended (exec: the child's
+	 * exit), if anything: done, or -1 with *error saying what failed.
+	 */
+	struct tevent_req *(*finish_send)(TALLOC_CTX *mem_ctx,
+					  struct tevent_context *ev,
+					  struct channel *chan);
+	int (*finish_recv)(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+			   char **error);
+	void *finish_data;		/* the kind's, for finish_send */
+	/*
 	 * Our own address: a bound datagram socket's (listener_bind_dgram),
 	 * or the local end of a TCP connection we opened.
 	 */
@@ -34,28 +44,19 @@ struct channel {
 };
 
 /*
- * Open ep as a client: connect a stream, wrap stdin/stdout (fds 0 and 1,
- * which the channel then owns), or make a connected datagram
- * socket (unix-dgram clients get an autobound abstract address, so they
- * can receive replies and leave no file behind).  timeout_ms > 0 bounds
- * name resolution and connecting together.
+ * Open ep as a client, as its kind does (a connected socket, stdin and
+ * stdout, a child process...), then run its layers (TLS).  Everything
+ * together is bounded by ep's connect timeout (timeout=, -w), if any.
+ * client: the accepted client this is for, or NULL; self: see struct
+ * open_args.  A loop through FRONT frees mem_ctx (see selfloop.h).
  */
-struct tstream_tls_params;
 struct selfloop;
 
-/*
- * tls endpoints connect over TCP, then run the TLS handshake with tls
- * (client params; NULL for other endpoints).  With self (else NULL),
- * addresses of our own FRONT are skipped, and each TCP connect is noted
- * there as mem_ctx's, which a loop through FRONT then closes (see
- * selfloop.h).
- */
 struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     struct tevent_context *ev,
 				     const struct endpoint *ep,
-				     struct tstream_tls_params *tls,
-				     struct selfloop *self,
-				     int timeout_ms);
+				     const struct channel *client,
+				     struct selfloop *self);
 
 /* The channel on mem_ctx, or NULL with *error (on mem_ctx) set. */
 struct channel *channel_open_recv(struct tevent_req *req,
@@ -69,6 +70,13 @@ struct channel *channel_open_recv(struct tevent_req *req,
  */
 bool channel_is_own_address(const struct channel *chan,
 			    const struct sockaddr_storage *ss, socklen_t len);
+
+/* stdin and stdout (fds 0 and 1, which it then owns) as a channel. */
+struct channel *channel_open_stdio(TALLOC_CTX *mem_ctx, char **error);
+
+/* A channel for fd, which it then owns; NULL (fd closed) on failure. */
+struct channel *channel_from_fd(TALLOC_CTX *mem_ctx, int fd, bool stream,
+				const char *name);
 
 /* "tcp:1.2.3.4:80", "tcp:[::1]:80", "unix:/p" for a tsocket address. */
 char *channel_address_name(TALLOC_CTX *mem_ctx, const char *kind,

@@ -1,178 +1,78 @@
 /*
- * endpoint.c - parsing the endpoints users write on the command line
+ * endpoint.c - parsing KIND:ADDRESS[,NAME=VALUE]... and preparing layers
  *
- * Grammar (see tsock(1)):
- *   tcp:HOST:PORT  tcp4:...  tcp6:...  udp:HOST:PORT  udp4:...  udp6:...
- *   unix:PATH  unix-dgram:PATH  stdio  -  tls:HOST:PORT
- * IPv6 literals go in brackets.  When listening, HOST may be left out
- * ("tcp::8080", "tcp:8080") and PORT may be 0.
+ * What the ADDRESS means is the kind's business (kind_*.c); this file
+ * finds the kind in the table, splits off the options, checks that each
+ * applies to the kind and the role, and applies them over the defaults.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include "endpoint.h"
+#include "endpoint_options.h"
+#include "layer.h"
+#include "parse.h"
 
-struct endpoint_type {
-	const char *name;
-	enum endpoint_kind kind;
-	int family;
-};
-
-static const struct endpoint_type endpoint_types[] = {
-	{ "tcp", EP_TCP, AF_UNSPEC },
-	{ "tcp4", EP_TCP, AF_INET },
-	{ "tcp6", EP_TCP, AF_INET6 },
-	{ "udp", EP_UDP, AF_UNSPEC },
-	{ "udp4", EP_UDP, AF_INET },
-	{ "udp6", EP_UDP, AF_INET6 },
-	{ "unix", EP_UNIX, AF_UNSPEC },
-	{ "unix-dgram", EP_UNIX_DGRAM, AF_UNSPEC },
-	{ "tls", EP_TLS, AF_UNSPEC },
-};
-
-#define N_TYPES (sizeof(endpoint_types) / sizeof(endpoint_types[0]))
-
-const char *endpoint_kind_name(enum endpoint_kind kind)
+const char *endpoint_kind_name(const struct endpoint *ep)
 {
-	switch (kind) {
-	case EP_TCP: return "tcp";
-	case EP_UDP: return "udp";
-	case EP_UNIX: return "unix";
-	case EP_UNIX_DGRAM: return "unix-dgram";
-	case EP_STDIO: return "stdio";
-	case EP_TLS: return "tls";
-	}
-	return "?";
+	return ep->kind->name;
 }
 
-bool endpoint_is_stream(const struct endpoint *ep)
+/*
+ * Where the options start in text: at the first comma followed by
+ * NAME= or by a flag's name on its own (see endpoint_options.h).  A
+ * comma written "\," is part of the address.  NULL if there are none.
+ */
+static const char *endpoint_options_start(const char *text)
 {
-	return ep->kind == EP_TCP || ep->kind == EP_UNIX ||
-	       ep->kind == EP_STDIO || ep->kind == EP_TLS;
-}
-
-static const struct endpoint_type *endpoint_find_type(const char *name,
-						      size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < N_TYPES; i++) {
-		if (strlen(endpoint_types[i].name) == len &&
-		    strncmp(endpoint_types[i].name, name, len) == 0) {
-			return &endpoint_types[i];
-		}
-	}
-	return NULL;
-}
-
-bool endpoint_is_type_word(const char *word)
-{
-	return endpoint_find_type(word, strlen(word)) != NULL;
-}
-
-/* A decimal port; NULL or the reason it is not one. */
-static const char *endpoint_parse_port(const char *s, uint16_t *port)
-{
-	unsigned long v = 0;
 	const char *p;
 
-	if (*s == '\0') {
-		return "missing port";
-	}
-	for (p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9') {
-			return "port must be a number from 0 to 65535";
+	for (p = text; *p != '\0'; p++) {
+		if (p[0] == '\\' && p[1] == ',') {
+			p++;
+			continue;
 		}
-		if (v <= 65535) {
-			v = v * 10 + (unsigned long)(*p - '0');
+		if (*p == ',' && endpoint_option_starts(p + 1)) {
+			return p;
 		}
 	}
-	if (v > 65535) {
-		return "port out of range (0-65535)";
-	}
-	*port = (uint16_t)v;
 	return NULL;
 }
 
-/* HOST:PORT, [V6]:PORT, or (listening) PORT / :PORT; NULL or the error. */
-static const char *endpoint_parse_inet(TALLOC_CTX *mem_ctx, const char *s,
-				       const char *type, bool listening,
-				       struct endpoint *ep)
+/* The address with "\," unescaped, on mem_ctx. */
+static char *endpoint_unescape(TALLOC_CTX *mem_ctx, const char *s, size_t len)
 {
-	const char *host_start = s, *host_end, *port_str, *err;
-	const char *colon;
+	char *out = talloc_array(mem_ctx, char, len + 1);
+	size_t i, n = 0;
 
-	if (*s == '[') {
-		host_start = s + 1;
-		host_end = strchr(host_start, ']');
-		if (host_end == NULL) {
-			return "missing ']' after the IPv6 address";
-		}
-		if (host_end[1] == '\0') {
-			return "missing port";
-		}
-		if (host_end[1] != ':') {
-			return "expected ':PORT' after ']'";
-		}
-		if (host_end == host_start) {
-			return "empty address in brackets";
-		}
-		port_str = host_end + 2;
-	} else {
-		colon = strchr(s, ':');
-		if (colon == NULL) {
-			bool digits = *s != '\0' &&
-				      strspn(s, "0123456789") == strlen(s);
-
-			if (!listening || !digits) {
-				return "missing port";
-			}
-			/* a bare port: every address */
-			return endpoint_parse_port(s, &ep->port);
-		}
-		if (strchr(colon + 1, ':') != NULL) {
-			return talloc_asprintf(mem_ctx,
-				"put IPv6 addresses in brackets, e.g. "
-				"%s:[::1]:80", type);
-		}
-		host_end = colon;
-		port_str = colon + 1;
+	if (out == NULL) {
+		return NULL;
 	}
-	err = endpoint_parse_port(port_str, &ep->port);
-	if (err != NULL) {
-		return err;
-	}
-	if (host_end > host_start) {
-		ep->host = talloc_strndup(ep, host_start,
-					  (size_t)(host_end - host_start));
-		if (ep->host == NULL) {
-			return "out of memory";
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 1 < len && s[i + 1] == ',') {
+			i++;
 		}
-		if (ep->family == AF_INET && *s == '[') {
-			return "IPv4 only (tcp4/udp4 or -4), but the address "
-			       "is in IPv6 brackets";
-		}
-	} else if (!listening) {
-		return "missing host";
+		out[n++] = s[i];
 	}
-	if (ep->port == 0 && !listening) {
-		return "port 0 is only valid when listening";
-	}
-	return NULL;
+	out[n] = '\0';
+	return out;
 }
 
 struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 				bool listening, int family_hint,
+				const struct endpoint_settings *defaults,
 				char **error)
 {
-	const struct endpoint_type *type;
+	const struct endpoint_kind *kind;
 	struct endpoint *ep;
-	const char *colon, *rest, *err = NULL;
-	struct sockaddr_un un;
+	const char *colon, *opts, *err = NULL;
+	char *address;
+	size_t name_len, addr_len;
+	int family = AF_UNSPEC;
 
 	*error = NULL;
 	ep = talloc_zero(mem_ctx, struct endpoint);
@@ -182,49 +82,98 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 	}
 	ep->text = talloc_strdup(ep, text);
 	ep->family = family_hint;
-	if (strcmp(text, "-") == 0 || strcmp(text, "stdio") == 0) {
-		ep->kind = EP_STDIO;
-		return ep;
-	}
+	ep->fd = -1;
+	ep->listening = listening;
+	ep->set = *defaults;
+
+	opts = endpoint_options_start(text);
 	colon = strchr(text, ':');
-	if (colon == NULL) {
-		err = endpoint_is_type_word(text)
-			? "missing address after the type"
-			: "unknown endpoint type (use tcp:HOST:PORT, "
-			  "udp:HOST:PORT, unix:PATH, unix-dgram:PATH or stdio)";
+	if (colon != NULL && opts != NULL && colon > opts) {
+		colon = NULL;	/* "stdio,x=1": the colon is an option's */
+	}
+	name_len = colon != NULL ? (size_t)(colon - text)
+		   : opts != NULL ? (size_t)(opts - text) : strlen(text);
+	kind = endpoint_kind_find(text, name_len, &family);
+	if (kind == NULL) {
+		err = talloc_asprintf(ep, "unknown endpoint type '%.*s': "
+				      "expected one of %s", (int)name_len,
+				      text, endpoint_kind_list());
 		goto fail;
 	}
-	type = endpoint_find_type(text, (size_t)(colon - text));
-	if (type == NULL) {
-		err = talloc_asprintf(ep, "unknown endpoint type '%.*s' (use "
-				      "tcp, tcp4, tcp6, udp, udp4, udp6, unix, "
-				      "unix-dgram, tls or stdio)",
-				      (int)(colon - text), text);
+	ep->kind = kind;
+	ep->carries = kind->carries;
+	if (family != AF_UNSPEC) {
+		ep->family = family;
+	}
+	if (kind->no_address && colon != NULL) {
+		err = talloc_asprintf(ep, "%s takes no address", kind->name);
 		goto fail;
 	}
-	ep->kind = type->kind;
-	if (type->family != AF_UNSPEC) {
-		ep->family = type->family;
+	if (!kind->no_address && colon == NULL) {
+		err = talloc_asprintf(ep, "missing address after the type "
+				      "(%s)", kind->syntax);
+		goto fail;
 	}
-	rest = colon + 1;
-	if (ep->kind == EP_UNIX || ep->kind == EP_UNIX_DGRAM) {
-		if (*rest == '\0') {
-			err = "missing path";
-		} else if (strlen(rest) >= sizeof(un.sun_path)) {
-			err = talloc_asprintf(ep, "path too long for a unix "
-					      "socket (at most %zu bytes)",
-					      sizeof(un.sun_path) - 1);
-		} else {
-			ep->path = talloc_strdup(ep, rest);
+	if (!(kind->roles & (listening ? KIND_LISTENS : KIND_CONNECTS))) {
+		err = talloc_asprintf(ep, "%s endpoints cannot %s",
+				      kind->name,
+				      listening ? "listen" : "be connected to");
+		goto fail;
+	}
+	if (!kind->no_address) {
+		const char *start = colon + 1;
+
+		addr_len = opts != NULL ? (size_t)(opts - start)
+					: strlen(start);
+		address = endpoint_unescape(ep, start, addr_len);
+		if (address == NULL) {
+			err = "out of memory";
+			goto fail;
 		}
-	} else {
-		err = endpoint_parse_inet(ep, rest, type->name, listening, ep);
+		err = kind->parse(ep, address, listening);
+		if (err != NULL) {
+			goto fail;
+		}
 	}
-	if (err == NULL) {
-		return ep;
+	if (opts != NULL) {
+		err = endpoint_options_apply(ep, opts + 1);
+		if (err != NULL) {
+			goto fail;
+		}
 	}
+	return ep;
 fail:
 	*error = talloc_asprintf(mem_ctx, "endpoint '%s': %s", text, err);
 	talloc_free(ep);
 	return NULL;
+}
+
+int endpoint_prepare(struct endpoint *ep, char **error)
+{
+	size_t i, n = 0;
+	int status;
+
+	if (ep->kind->layers == NULL) {
+		return 0;
+	}
+	while (ep->kind->layers[n] != NULL) {
+		n++;
+	}
+	ep->layer_state = talloc_zero_array(ep, void *, n + 1);
+	if (ep->layer_state == NULL) {
+		*error = talloc_strdup(ep, "out of memory");
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		const struct layer *l = ep->kind->layers[i];
+
+		if (l->prepare == NULL) {
+			continue;
+		}
+		status = l->prepare(ep, ep, &ep->layer_state[i], error);
+		if (status != 0) {
+			return status;
+		}
+	}
+	return 0;
 }

@@ -7,6 +7,7 @@
 #define TSOCK_OPTIONS_H
 
 #include <stdbool.h>
+#include "endpoint.h"
 #include "relay.h"
 #include "tsocket_frame.h"
 
@@ -26,7 +27,6 @@
 struct tsock_options {
 	int family;		/* -4 / -6: AF_INET / AF_INET6 */
 	bool keep_open;		/* -k */
-	int connect_timeout_ms;	/* -w: 0 for none */
 	unsigned max_conns;
 	unsigned max_sessions;
 	unsigned pool;		/* --pool */
@@ -36,16 +36,11 @@ struct tsock_options {
 	size_t max_buffer;	/* --max-buffer: the relays' memory budget */
 	struct relay_opts relay;	/* idle timeout, linger, hexdump */
 	int session_idle_ms;	/* idle timeout of datagram sessions */
-
-	/* TLS (tls: endpoints) */
-	const char *cafile;
-	const char *certfile;
-	const char *keyfile;
-	const char *servername;	/* default: the endpoint's host */
-	const char *pin;
-	bool insecure;
-	bool require_client_cert;
-	int handshake_timeout_ms;
+	/*
+	 * The settings of every endpoint (-w, --cafile, ...), which its
+	 * own options (,timeout=...) override: see endpoint.h.
+	 */
+	struct endpoint_settings endpoint;
 };
 
 /* Exit statuses, documented in tsock(1). */

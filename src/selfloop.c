@@ -51,6 +51,7 @@ struct selfloop {
 	bool front_v4;		/* bound to an IPv4 address */
 	struct inet_key front;
 	bool have_file;		/* a unix FRONT's socket file */
+	char abstract[110];	/* or its abstract name, "@NAME" */
 	dev_t dev;
 	ino_t ino;
 	struct selfloop_conn *buckets[SELFLOOP_BUCKETS];
@@ -120,7 +121,18 @@ void selfloop_set_front(struct selfloop *s, const struct sockaddr_storage *ss,
 	if (sa->sa_family == AF_UNIX) {
 		const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
 
-		/* abstract and unnamed sockets have no file */
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+
+		if (len > off + 1 && un->sun_path[0] == '\0' &&
+		    len - off - 1 < sizeof(s->abstract)) {
+			/* an abstract name: kept as "@NAME" */
+			s->abstract[0] = '@';
+			memcpy(s->abstract + 1, un->sun_path + 1,
+			       len - off - 1);
+			s->abstract[len - off] = '\0';
+			return;
+		}
+		/* unnamed sockets have no file */
 		if (len > offsetof(struct sockaddr_un, sun_path) + 1 &&
 		    un->sun_path[0] != '\0' &&
 		    stat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
@@ -199,6 +211,9 @@ bool selfloop_is_front_path(const struct selfloop *s, const char *path)
 {
 	struct stat st;
 
+	if (s != NULL && path[0] == '@') {
+		return strcmp(s->abstract, path) == 0;
+	}
 	/* stat follows symlinks: every name of the file counts */
 	return s != NULL && s->have_file && stat(path, &st) == 0 &&
 	       st.st_dev == s->dev && st.st_ino == s->ino;
@@ -212,28 +227,20 @@ bool selfloop_is_front_endpoint(const struct selfloop *s,
 	char port[8];
 	bool found = false;
 
-	switch (ep->kind) {
-	case EP_UNIX:
-	case EP_UNIX_DGRAM:
+	if (ep->path != NULL) {
 		return selfloop_is_front_path(s, ep->path);
-	case EP_STDIO:
-		return false;
-	case EP_TCP:
-	case EP_TLS:
-	case EP_UDP:
-		break;
 	}
 	if (s == NULL || ep->host == NULL) {
-		return false;
+		return false;	/* stdio, exec...: no address of ours */
 	}
 	snprintf(port, sizeof(port), "%u", (unsigned)ep->port);
 	hints.ai_family = ep->family;
-	hints.ai_socktype = ep->kind == EP_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	hints.ai_socktype = endpoint_is_stream(ep) ? SOCK_STREAM : SOCK_DGRAM;
 	if (getaddrinfo(ep->host, port, &hints, &res) != 0) {
 		return false;	/* a name */
 	}
 	for (ai = res; ai != NULL && !found; ai = ai->ai_next) {
-		found = selfloop_is_front(s, ep->kind != EP_UDP, ai->ai_addr,
+		found = selfloop_is_front(s, endpoint_is_stream(ep), ai->ai_addr,
 					  ai->ai_addrlen);
 	}
 	freeaddrinfo(res);

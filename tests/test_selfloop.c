@@ -115,7 +115,7 @@ static void test_front_path(void **state)
 	struct sockaddr_storage ss;
 	struct sockaddr_un *un = (struct sockaddr_un *)&ss;
 	struct selfloop *s = selfloop_create(NULL);
-	struct endpoint ep = { .kind = EP_UNIX };
+	struct endpoint ep = { .carries = CARRIES_BYTES };
 	int fd;
 
 	assert_non_null(mkdtemp(dir));
@@ -148,11 +148,11 @@ static void test_front_endpoint(void **state)
 {
 	struct selfloop *s = selfloop_create(NULL);
 	struct sockaddr_storage front = in4("127.0.0.1", 4000);
-	struct endpoint tcp = { .kind = EP_TCP, .host = "127.0.0.1",
+	struct endpoint tcp = { .carries = CARRIES_BYTES, .host = "127.0.0.1",
 				.port = 4000 };
-	struct endpoint udp = { .kind = EP_UDP, .host = "127.0.0.1",
+	struct endpoint udp = { .carries = CARRIES_DATAGRAMS, .host = "127.0.0.1",
 				.port = 4000 };
-	struct endpoint name = { .kind = EP_TCP, .host = "localhost",
+	struct endpoint name = { .carries = CARRIES_BYTES, .host = "localhost",
 				 .port = 4000 };
 
 	selfloop_set_front(s, &front, sizeof(struct sockaddr_in), true, false);

@@ -72,9 +72,9 @@ net_error() {
 	usage_error "connect takes one ENDPOINT" connect
 }
 
-@test "'tsock listen' with two endpoints: exit 2, 'takes one ENDPOINT'" {
-	usage_error "listen takes one ENDPOINT" listen tcp:127.0.0.1:0 \
-		tcp:127.0.0.1:1
+@test "'tsock listen' with three endpoints: exit 2, 'takes ENDPOINT and at most one DATA'" {
+	usage_error "listen takes ENDPOINT and at most one DATA" listen \
+		tcp:127.0.0.1:0 tcp:127.0.0.1:1 tcp:127.0.0.1:2
 }
 
 @test "'tsock relay tcp::0' without BACK: exit 2, 'relay takes FRONT and BACK'" {
@@ -353,7 +353,9 @@ sys.exit(1)
 	run_tsock --version
 	[ "$status" -eq 0 ]
 	[[ "$stdout" =~ ^tsock\ [0-9]+\.[0-9]+ ]]
-	[ -z "$want" ] || [ "$stdout" = "tsock $want" ]
+	[ -z "$want" ] || [ "${stdout%%$'\n'*}" = "tsock $want" ]
+	# the optional parts built: TLS with GnuTLS's version, or not built
+	[[ "$stdout" =~ $'\n'"TLS: "("GnuTLS "[0-9]+\.[0-9]+|"not built") ]]
 	run_tsock -V
 	[ "$status" -eq 0 ]
 	[[ "$stdout" =~ ^tsock\ [0-9]+\.[0-9]+ ]]

@@ -1,0 +1,70 @@
+/*
+ * layer.h - stages run on a stream once it is open
+ *
+ * A layer takes an open stream and hands back a stream: TLS today;
+ * SOCKS, HTTP CONNECT and the PROXY protocol are layers too.  A kind
+ * lists the layers every connection of it runs (tls: TCP, then the TLS
+ * layer); they run in order, after the transport connects (channel.c,
+ * within the connect timeout) or accepts (session.c, within the
+ * handshake timeout).  Layers know nothing of commands.
+ *
+ * A layer that reads past its own handshake (a proxy's reply followed by
+ * the first bytes of the conversation) must not lose those bytes: it
+ * hands the next stage a stream that returns them first.  The TLS layer
+ * reads nothing ahead that its TLS stream does not keep.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSOCK_LAYER_H
+#define TSOCK_LAYER_H
+
+#include <talloc.h>
+#include <tevent.h>
+#include "channel.h"
+#include "endpoint.h"
+
+struct layer {
+	const char *name;
+	/*
+	 * Get ready for ep, before anything is opened (ep->listening says
+	 * which side it will play): load credentials into *state, on
+	 * mem_ctx.  0, or the exit status of the failure with *error (on
+	 * mem_ctx).  NULL if there is nothing to prepare.
+	 */
+	int (*prepare)(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
+		       char **error);
+	/*
+	 * Run the layer on chan->stream; when done, chan->stream is the
+	 * stream the next stage uses (owning the one before).
+	 */
+	struct tevent_req *(*send)(TALLOC_CTX *mem_ctx,
+				   struct tevent_context *ev,
+				   struct channel *chan,
+				   const struct endpoint *ep, void *state);
+	/* 0, or -1 with *error (on mem_ctx) saying why, without the name */
+	int (*recv)(struct tevent_req *req, TALLOC_CTX *mem_ctx, char **error);
+};
+
+/* The layers ep runs, each from the state endpoint_prepare made. */
+bool layers_present(const struct endpoint *ep);
+
+/*
+ * Run ep's layers on chan in order.  An accepted chan (ep listening)
+ * must be done within ep->set.handshake_timeout_ms: a client that never
+ * finishes its handshake is dropped.
+ */
+struct tevent_req *layers_run_send(TALLOC_CTX *mem_ctx,
+				   struct tevent_context *ev,
+				   struct channel *chan,
+				   const struct endpoint *ep);
+/* 0, or -1 with *error (on mem_ctx): "NAME: reason". */
+int layers_run_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+		    char **error);
+
+/* The TLS layer (layer_tls.c). */
+extern const struct layer layer_tls;
+
+/* "GnuTLS 3.7.9" (the library in use), or NULL if built without. */
+const char *layer_tls_version(void);
+
+#endif

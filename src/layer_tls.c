@@ -1,0 +1,184 @@
+/*
+ * layer_tls.c - the TLS layer: credentials from an endpoint's settings,
+ * the client or the server side of the handshake
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "layer.h"
+#include "log.h"
+#include "options.h"
+#ifdef HAVE_GNUTLS
+#include <gnutls/gnutls.h>
+#include "tsocket_tls.h"
+#endif
+
+#ifdef HAVE_GNUTLS
+
+static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
+		       char **error)
+{
+	const struct endpoint_settings *set = &ep->set;
+	struct tstream_tls_params *params = NULL;
+
+	if (ep->listening) {
+		struct tstream_tls_server_opts so = {
+			.certfile = set->certfile,
+			.keyfile = set->keyfile,
+			.cafile = set->cafile,
+			.require_client_cert = set->require_client_cert,
+		};
+
+		if (set->certfile == NULL || set->keyfile == NULL) {
+			*error = talloc_strdup(mem_ctx, "a tls listener needs "
+					       "--cert and --key (or cert= "
+					       "and key=)");
+			return TSOCK_EXIT_USAGE;
+		}
+		if (tstream_tls_params_server(mem_ctx, &so, &params,
+					      error) == -1) {
+			return TSOCK_EXIT_FAILURE;
+		}
+	} else {
+		struct tstream_tls_client_opts co = {
+			.cafile = set->cafile,
+			.servername = set->servername != NULL ? set->servername
+							      : ep->host,
+			.pin = set->pin,
+			.certfile = set->certfile,
+			.keyfile = set->keyfile,
+			.insecure = set->insecure,
+		};
+
+		if (set->insecure) {
+			log_error("warning: --insecure: the server's "
+				  "certificate is not verified");
+		}
+		if (tstream_tls_params_client(mem_ctx, &co, &params,
+					      error) == -1) {
+			return TSOCK_EXIT_FAILURE;
+		}
+	}
+	*state = params;
+	return 0;
+}
+
+struct tls_layer_state {
+	struct channel *chan;
+	char *error;
+};
+
+static void tls_layer_done(struct tevent_req *subreq);
+
+static struct tevent_req *tls_send(TALLOC_CTX *mem_ctx,
+				   struct tevent_context *ev,
+				   struct channel *chan,
+				   const struct endpoint *ep, void *params)
+{
+	struct tevent_req *req, *subreq;
+	struct tls_layer_state *state;
+
+	req = tevent_req_create(mem_ctx, &state, struct tls_layer_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->chan = chan;
+	subreq = ep->listening
+		 ? tstream_tls_accept_send(state, ev, chan->stream, params)
+		 : tstream_tls_connect_send(state, ev, chan->stream, params);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, tls_layer_done, req);
+	return req;
+}
+
+static void tls_layer_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq,
+							  struct tevent_req);
+	struct tls_layer_state *state = tevent_req_data(req,
+					struct tls_layer_state);
+	struct tstream_context *tls = NULL;
+	int err = 0;
+
+	if (tstream_tls_handshake_recv(subreq, &err, state->chan, &tls,
+				       &state->error) == -1) {
+		talloc_steal(state, state->error);
+		TALLOC_FREE(subreq);
+		tevent_req_error(req, err);
+		return;
+	}
+	TALLOC_FREE(subreq);
+	state->chan->stream = tls;	/* owns the plain stream now */
+	tevent_req_done(req);
+}
+
+static int tls_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+		    char **error)
+{
+	struct tls_layer_state *state = tevent_req_data(req,
+					struct tls_layer_state);
+	enum tevent_req_state rs;
+	uint64_t err;
+
+	if (tevent_req_is_error(req, &rs, &err)) {
+		*error = state->error != NULL
+			 ? talloc_steal(mem_ctx, state->error)
+			 : talloc_strdup(mem_ctx, strerror(
+				rs == TEVENT_REQ_USER_ERROR ? (int)err
+							    : ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
+const char *layer_tls_version(void)
+{
+	static char text[64];
+
+	snprintf(text, sizeof(text), "GnuTLS %s", gnutls_check_version(NULL));
+	return text;
+}
+
+#else /* no GnuTLS: tls endpoints fail at start with a clear message */
+
+const char *layer_tls_version(void)
+{
+	return NULL;
+}
+
+static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
+		       char **error)
+{
+	*error = talloc_strdup(mem_ctx, "tls: endpoints need a tsock built "
+			       "with GnuTLS (libgnutls28-dev)");
+	return TSOCK_EXIT_USAGE;
+}
+
+static struct tevent_req *tls_send(TALLOC_CTX *mem_ctx,
+				   struct tevent_context *ev,
+				   struct channel *chan,
+				   const struct endpoint *ep, void *params)
+{
+	return NULL;	/* never prepared, never run */
+}
+
+static int tls_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+		    char **error)
+{
+	return -1;
+}
+
+#endif
+
+const struct layer layer_tls = {
+	.name = "TLS",
+	.prepare = tls_prepare,
+	.send = tls_send,
+	.recv = tls_recv,
+};
