@@ -17,6 +17,7 @@
 extern const struct endpoint_kind kind_tcp, kind_udp, kind_tls;
 extern const struct endpoint_kind kind_unix, kind_unix_dgram;
 extern const struct endpoint_kind kind_stdio;
+extern const struct endpoint_kind kind_exec, kind_sh;
 
 const struct endpoint_kind *const endpoint_kinds[] = {
 	&kind_tcp,
@@ -25,6 +26,8 @@ const struct endpoint_kind *const endpoint_kinds[] = {
 	&kind_unix,
 	&kind_unix_dgram,
 	&kind_stdio,
+	&kind_exec,
+	&kind_sh,
 	NULL,
 };
 
