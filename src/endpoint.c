@@ -120,6 +120,13 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 				      listening ? "listen" : "be connected to");
 		goto fail;
 	}
+	/* first: a kind's parser may check its address against them */
+	if (opts != NULL) {
+		err = endpoint_options_apply(ep, opts + 1);
+		if (err != NULL) {
+			goto fail;
+		}
+	}
 	if (!kind->no_address) {
 		const char *start = colon + 1;
 
@@ -131,12 +138,6 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 			goto fail;
 		}
 		err = kind->parse(ep, address, listening);
-		if (err != NULL) {
-			goto fail;
-		}
-	}
-	if (opts != NULL) {
-		err = endpoint_options_apply(ep, opts + 1);
 		if (err != NULL) {
 			goto fail;
 		}

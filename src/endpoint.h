@@ -97,7 +97,7 @@ struct endpoint_kind {
 
 	/*
 	 * Fill ep from the text after "KIND:" (ep->family holds -4/-6 or
-	 * the alias's family).  NULL, or why the address is wrong (on ep,
+	 * the alias's family, ep->set the options already applied).  NULL, or why the address is wrong (on ep,
 	 * or static).
 	 */
 	const char *(*parse)(struct endpoint *ep, const char *address,

@@ -51,6 +51,9 @@ static const char *unix_parse(struct endpoint *ep, const char *address,
 		return talloc_asprintf(ep, "path too long for a unix socket "
 				       "(at most %zu bytes)", max);
 	}
+	if (address[0] == '@' && ep->set.mode != -1) {
+		return "mode= needs a socket file, not an abstract name";
+	}
 	ep->path = talloc_strdup(ep, address);
 	return ep->path != NULL ? NULL : "out of memory";
 }
@@ -220,11 +223,6 @@ static int unix_bind(TALLOC_CTX *owner, const struct endpoint *ep,
 	int type = unix_type(ep);
 	int fd;
 
-	if (unix_is_abstract(ep) && ep->set.mode != -1) {
-		*error = talloc_strdup(owner, "mode= needs a socket file, "
-				       "not an abstract name");
-		return -1;
-	}
 	if (!unix_is_abstract(ep)) {
 		sf = socket_file_prepare(owner, ep->path, type, error);
 		if (sf == NULL) {
