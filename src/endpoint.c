@@ -109,7 +109,7 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 		err = talloc_asprintf(ep, "%s takes no address", kind->name);
 		goto fail;
 	}
-	if (!kind->no_address && colon == NULL) {
+	if (!kind->no_address && !kind->address_optional && colon == NULL) {
 		err = talloc_asprintf(ep, "missing address after the type "
 				      "(%s)", kind->syntax);
 		goto fail;
@@ -128,7 +128,7 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 		}
 	}
 	if (!kind->no_address) {
-		const char *start = colon + 1;
+		const char *start = colon != NULL ? colon + 1 : text + name_len;
 
 		addr_len = opts != NULL ? (size_t)(opts - start)
 					: strlen(start);

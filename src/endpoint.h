@@ -92,6 +92,9 @@ struct endpoint_kind {
 	unsigned options;		/* KIND_OPT_... */
 	bool no_address;		/* written alone: "stdio" */
 	bool is_stdio;			/* tsock's own stdin and stdout */
+	bool address_optional;		/* "systemd" or "systemd:NAME" */
+	/* a socket tsock was given: named after what it is ("tcp:...") */
+	bool inherited;
 	const char *syntax;		/* for help: "tcp:HOST:PORT" */
 	const char *help;		/* one line, for --help and errors */
 

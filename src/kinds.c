@@ -18,6 +18,7 @@ extern const struct endpoint_kind kind_tcp, kind_udp, kind_tls;
 extern const struct endpoint_kind kind_unix, kind_unix_dgram;
 extern const struct endpoint_kind kind_stdio;
 extern const struct endpoint_kind kind_exec, kind_sh;
+extern const struct endpoint_kind kind_fd, kind_systemd;
 
 const struct endpoint_kind *const endpoint_kinds[] = {
 	&kind_tcp,
@@ -28,6 +29,8 @@ const struct endpoint_kind *const endpoint_kinds[] = {
 	&kind_stdio,
 	&kind_exec,
 	&kind_sh,
+	&kind_fd,
+	&kind_systemd,
 	NULL,
 };
 
@@ -60,7 +63,7 @@ bool endpoint_is_type_word(const char *word)
 	const struct endpoint_kind *k = endpoint_kind_find(word, strlen(word),
 							   &family);
 
-	return k != NULL && !k->no_address;
+	return k != NULL && !k->no_address && !k->address_optional;
 }
 
 const char *endpoint_kind_list(void)

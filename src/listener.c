@@ -63,6 +63,28 @@ static char *listener_announce(TALLOC_CTX *mem_ctx, int fd, const char *kind)
 	return name;
 }
 
+/*
+ * The kind to name a socket by: ep's own, or for one tsock was given
+ * (fd:, systemd) what the socket is.
+ */
+static const char *listener_kind_name(const struct endpoint *ep, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+
+	if (!ep->kind->inherited ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1) {
+		return endpoint_kind_name(ep);
+	}
+	if (ss.ss_family == AF_UNIX) {
+		return type == SOCK_STREAM ? "unix" : "unix-dgram";
+	}
+	return type == SOCK_STREAM ? "tcp" : "udp";
+}
+
 static int listener_destructor(struct listener *l)
 {
 	TALLOC_FREE(l->fde);
@@ -160,11 +182,11 @@ struct listener *listener_create(TALLOC_CTX *mem_ctx,
 	l->fd = -1;
 	l->fn = fn;
 	l->private_data = private_data;
-	l->kind = endpoint_kind_name(ep);
 	talloc_set_destructor(l, listener_destructor);
 	/* what the kind binds (a socket file) is l's: goes with it */
 	l->fd = ep->kind->bind(l, ep, &err);
 	if (l->fd != -1) {
+		l->kind = listener_kind_name(ep, l->fd);
 		l->fde = tevent_add_fd(ev, l, l->fd, TEVENT_FD_READ,
 				       listener_readable, l);
 		if (l->fde == NULL) {
@@ -232,7 +254,7 @@ struct channel *listener_bind_dgram(TALLOC_CTX *mem_ctx,
 			&chan->local_len) == -1) {
 		chan->local_len = 0;
 	}
-	name = listener_announce(chan, fd, endpoint_kind_name(ep));
+	name = listener_announce(chan, fd, listener_kind_name(ep, fd));
 	if (name != NULL) {
 		talloc_free(chan->name);
 		chan->name = name;
