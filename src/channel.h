@@ -18,6 +18,11 @@ struct channel {
 	struct tdgram_context *dgram;	/* a datagram endpoint */
 	bool is_stdio;
 	/*
+	 * A datagram channel on a connection (unix-seqpacket): reading 0
+	 * bytes is its end, which is passed on as the end of stream.
+	 */
+	bool messages_end;
+	/*
 	 * What to wait for once the data has ended (exec: the child's
 	 * exit), if anything: done, or -1 with *error saying what failed.
 	 */
@@ -70,6 +75,12 @@ struct channel *channel_open_recv(struct tevent_req *req,
  */
 bool channel_is_own_address(const struct channel *chan,
 			    const struct sockaddr_storage *ss, socklen_t len);
+
+/* A datagram source that never ends (udp, unix-dgram: no connection). */
+static inline bool channel_is_endless(const struct channel *chan)
+{
+	return chan->dgram != NULL && !chan->messages_end;
+}
 
 /* stdin and stdout (fds 0 and 1, which it then owns) as a channel. */
 struct channel *channel_open_stdio(TALLOC_CTX *mem_ctx, char **error);

@@ -44,7 +44,7 @@ int cmd_listen(const struct tsock_options *opts, struct endpoint **eps,
 		return TSOCK_EXIT_FAILURE;
 	}
 	run->relay_opts.keep_stdio = opts->keep_open;
-	if (!endpoint_is_stream(eps[0]) &&
+	if (eps[0]->carries == CARRIES_DATAGRAMS &&
 	    run->relay_opts.idle_timeout_ms == 0) {
 		/* a datagram peer only ever ends by going quiet */
 		run->relay_opts.idle_timeout_ms = opts->session_idle_ms;

@@ -74,7 +74,7 @@ int cmd_relay(const struct tsock_options *opts, struct endpoint **eps, int n)
 		log_error("out of memory");
 		return TSOCK_EXIT_FAILURE;
 	}
-	if (opts->have_frame && !endpoint_is_stream(front)) {
+	if (opts->have_frame && front->carries == CARRIES_DATAGRAMS) {
 		relay_bridge(run, front, back);
 	} else {
 		server_start(run, &conf);

@@ -63,6 +63,9 @@ static const char *fd_classify(struct endpoint *ep, int fd, bool listening)
 	case SOCK_STREAM:
 		ep->carries = CARRIES_BYTES;
 		break;
+	case SOCK_SEQPACKET:
+		ep->carries = CARRIES_MESSAGES;
+		break;
 	case SOCK_DGRAM:
 		ep->carries = CARRIES_DATAGRAMS;
 		/* a datagram socket is served as it is: no listen(2) */
@@ -195,6 +198,9 @@ static struct channel *fd_open(TALLOC_CTX *mem_ctx, const struct endpoint *ep,
 	if (getsockopt(ep->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
 		chan = channel_from_fd(mem_ctx, ep->fd,
 				       ep->carries == CARRIES_BYTES, name);
+		if (chan != NULL) {
+			chan->messages_end = ep->carries == CARRIES_MESSAGES;
+		}
 	} else {
 		/* not a socket: read and written as stdio is */
 		chan = talloc_zero(mem_ctx, struct channel);

@@ -1,13 +1,17 @@
 /*
- * kind_unix.c - unix: and unix-dgram: endpoints (PATH or @NAME)
+ * kind_unix.c - unix:, unix-dgram: and unix-seqpacket: endpoints (PATH
+ * or @NAME)
  *
  *   unix:PATH  unix:@NAME  unix-dgram:PATH  unix-dgram:@NAME
+ *   unix-seqpacket:PATH  unix-seqpacket:@NAME
  *
  * @NAME is a name in Linux's abstract namespace: no file, gone with the
  * socket.  A listener on a PATH takes care of its socket file (see
  * socket_file.h); mode= sets that file's permissions.  A unix-dgram
  * client gets an autobound abstract address, so that it can receive
- * replies and leaves no file behind.
+ * replies and leaves no file behind.  A unix-seqpacket connection keeps
+ * message boundaries: it is relayed as datagrams (one message each),
+ * and reading 0 bytes from it is its end.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -78,7 +82,15 @@ static socklen_t unix_sockaddr(const struct endpoint *ep,
 
 static int unix_type(const struct endpoint *ep)
 {
-	return ep->carries == CARRIES_BYTES ? SOCK_STREAM : SOCK_DGRAM;
+	switch (ep->carries) {
+	case CARRIES_BYTES:
+		return SOCK_STREAM;
+	case CARRIES_MESSAGES:
+		return SOCK_SEQPACKET;
+	case CARRIES_DATAGRAMS:
+		break;
+	}
+	return SOCK_DGRAM;
 }
 
 static char *unix_self_error(TALLOC_CTX *mem_ctx, const struct endpoint *ep)
@@ -212,6 +224,44 @@ static struct channel *unix_dgram_open(TALLOC_CTX *mem_ctx,
 	return channel_from_fd(mem_ctx, fd, false, name);
 }
 
+/* ------------------------------------------------ messages: connect */
+
+/*
+ * A unix connect does not wait for the listener to accept: it succeeds
+ * at once or fails (EAGAIN: its backlog is full).
+ */
+static struct channel *unix_seqpacket_open(TALLOC_CTX *mem_ctx,
+					   const struct endpoint *ep,
+					   struct open_args *args,
+					   char **error)
+{
+	struct sockaddr_un un;
+	socklen_t len = unix_sockaddr(ep, &un);
+	struct channel *chan;
+	char *name;
+	int fd;
+
+	if (selfloop_is_front_path(args->self, ep->path)) {
+		*error = unix_self_error(mem_ctx, ep);
+		return NULL;
+	}
+	name = talloc_asprintf(mem_ctx, "unix-seqpacket:%s", ep->path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&un, len) == -1) {
+		*error = talloc_asprintf(mem_ctx, "connect to %s: %s", name,
+					 strerror(errno));
+		if (fd != -1) {
+			close(fd);
+		}
+		return NULL;
+	}
+	chan = channel_from_fd(mem_ctx, fd, false, name);
+	if (chan != NULL) {
+		chan->messages_end = true;
+	}
+	return chan;
+}
+
 /* ---------------------------------------------------------------- listen */
 
 static int unix_bind(TALLOC_CTX *owner, const struct endpoint *ep,
@@ -244,7 +294,7 @@ static int unix_bind(TALLOC_CTX *owner, const struct endpoint *ep,
 			goto fail;
 		}
 	}
-	if (type == SOCK_STREAM && listen(fd, SOMAXCONN) == -1) {
+	if (type != SOCK_DGRAM && listen(fd, SOMAXCONN) == -1) {
 		goto fail;
 	}
 	return fd;
@@ -281,5 +331,17 @@ const struct endpoint_kind kind_unix_dgram = {
 	.help = "unix datagram socket (@NAME: abstract, no file)",
 	.parse = unix_parse,
 	.open = unix_dgram_open,
+	.bind = unix_bind,
+};
+
+const struct endpoint_kind kind_unix_seqpacket = {
+	.name = "unix-seqpacket",
+	.carries = CARRIES_MESSAGES,
+	.roles = KIND_CONNECTS | KIND_LISTENS,
+	.options = KIND_OPT_FILE,
+	.syntax = "unix-seqpacket:PATH",
+	.help = "unix socket that keeps message boundaries (@NAME too)",
+	.parse = unix_parse,
+	.open = unix_seqpacket_open,
 	.bind = unix_bind,
 };

@@ -16,6 +16,7 @@
 
 extern const struct endpoint_kind kind_tcp, kind_udp, kind_tls;
 extern const struct endpoint_kind kind_unix, kind_unix_dgram;
+extern const struct endpoint_kind kind_unix_seqpacket;
 extern const struct endpoint_kind kind_stdio;
 extern const struct endpoint_kind kind_exec, kind_sh;
 extern const struct endpoint_kind kind_fd, kind_systemd;
@@ -26,6 +27,7 @@ const struct endpoint_kind *const endpoint_kinds[] = {
 	&kind_tls,
 	&kind_unix,
 	&kind_unix_dgram,
+	&kind_unix_seqpacket,
 	&kind_stdio,
 	&kind_exec,
 	&kind_sh,

@@ -36,6 +36,7 @@ struct listener {
 	listener_accept_fn fn;
 	void *private_data;
 	bool paused;
+	bool messages;		/* unix-seqpacket: clients are message channels */
 };
 
 /*
@@ -80,7 +81,9 @@ static const char *listener_kind_name(const struct endpoint *ep, int fd)
 		return endpoint_kind_name(ep);
 	}
 	if (ss.ss_family == AF_UNIX) {
-		return type == SOCK_STREAM ? "unix" : "unix-dgram";
+		return type == SOCK_STREAM ? "unix"
+		       : type == SOCK_SEQPACKET ? "unix-seqpacket"
+		       : "unix-dgram";
 	}
 	return type == SOCK_STREAM ? "tcp" : "udp";
 }
@@ -143,11 +146,12 @@ static void listener_readable(struct tevent_context *ev,
 			}
 			return;
 		}
-		client = channel_from_fd(NULL, fd, true, l->name);
+		client = channel_from_fd(NULL, fd, !l->messages, l->name);
 		if (client == NULL) {
 			log_error("accept: out of memory");
 			continue;
 		}
+		client->messages_end = l->messages;
 		if (ss.ss_family != AF_UNIX) {
 			memcpy(&client->peer, &ss, len);
 			client->peer_len = len;
@@ -182,6 +186,7 @@ struct listener *listener_create(TALLOC_CTX *mem_ctx,
 	l->fd = -1;
 	l->fn = fn;
 	l->private_data = private_data;
+	l->messages = ep->carries == CARRIES_MESSAGES;
 	talloc_set_destructor(l, listener_destructor);
 	/* what the kind binds (a socket file) is l's: goes with it */
 	l->fd = ep->kind->bind(l, ep, &err);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include "budget.h"
 #include "log.h"
@@ -129,9 +130,9 @@ static bool relay_lingering(struct relay *r)
 {
 	struct pump *a = &r->pumps[0], *b = &r->pumps[1];
 
-	return (a->done && (b->src->dgram != NULL ||
+	return (a->done && (channel_is_endless(b->src) ||
 			    pump_into_kept_stdio(r, a))) ||
-	       (b->done && (a->src->dgram != NULL ||
+	       (b->done && (channel_is_endless(a->src) ||
 			    pump_into_kept_stdio(r, b)));
 }
 
@@ -387,6 +388,10 @@ static void pump_eof(struct pump *p)
 	TALLOC_FREE(p->buf);	/* a kept bulk buffer has nothing to do */
 	pump_account(p);
 	log_verbose("end of stream from %s", p->src->name);
+	if (p->dst->messages_end && p->dst->fd != -1) {
+		/* a message connection: its peer reads the end as 0 bytes */
+		shutdown(p->dst->fd, SHUT_WR);
+	}
 	if (p->dst->stream == NULL ||
 	    (p->dst->is_stdio && r->opts->keep_stdio)) {
 		pump_done(p);
@@ -507,6 +512,13 @@ static void pump_write(struct pump *p)
 			return;
 		}
 	}
+	if (p->dst->dgram != NULL && len == 0 && p->dst->messages_end) {
+		/* an empty message would read as the end there: dropped */
+		TALLOC_FREE(p->buf);
+		pump_account(p);
+		pump_read(p);
+		return;
+	}
 	if (p->dst->dgram != NULL) {
 		p->req = tdgram_sendto_send(r, r->ev, p->dst->dgram, data, len,
 					    NULL);
@@ -574,6 +586,10 @@ static void pump_read_dgram_done(struct tevent_req *subreq)
 	p->req = NULL;
 	n = tdgram_recvfrom_recv(subreq, &err, p->relay, &p->buf, NULL);
 	talloc_free(subreq);
+	if (n == -1 && err == EPIPE && p->src->messages_end) {
+		pump_eof(p);	/* a message connection's peer closed */
+		return;
+	}
 	pump_got(p, n, err);
 }
 

@@ -104,7 +104,7 @@ static void session_relay(struct session *s)
 	struct run *run = srv->run;
 	struct relay_opts *ro = &run->relay_opts;
 
-	if (s->front->dgram != NULL && srv->conf.back != NULL) {
+	if (channel_is_endless(s->front) && srv->conf.back != NULL) {
 		/* a datagram session ends when idle */
 		ro = talloc_memdup(s, &run->relay_opts, sizeof(*ro));
 		if (ro == NULL) {
@@ -230,7 +230,7 @@ static bool server_listen(struct server *srv)
 	struct channel *sock;
 	char *error = NULL;
 
-	if (endpoint_is_stream(ep)) {
+	if (ep->carries != CARRIES_DATAGRAMS) {
 		srv->listener = listener_create(srv, srv->run->ev, ep,
 						server_new_client, srv,
 						&error);

@@ -1508,6 +1508,41 @@ static void test_zero_length_skipped_queued(void **state)
 }
 
 /*
+ * Extension: a connected SOCK_SEQPACKET socket keeps its messages, and
+ * its peer's end (a read of 0 bytes, which on a datagram socket would be
+ * an empty datagram to skip) is EPIPE, whether it was queued or came
+ * while the receive waited.
+ */
+static void test_seqpacket_end_is_epipe(void **state)
+{
+	struct tctx *t = *state;
+	struct tdgram_context *dg;
+	uint8_t *buf = NULL;
+	ssize_t n;
+	int sv[2], err;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK,
+				    0, sv), 0);
+	assert_int_equal(tdgram_bsd_existing_socket(t->mem, sv[0], &dg), 0);
+	assert_int_equal(send(sv[1], "one", 3, 0), 3);
+	assert_int_equal(send(sv[1], "two!", 4, 0), 4);
+	n = dg_recv(t, t->mem, dg, &buf, NULL, &err);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "one", 3);
+	TALLOC_FREE(buf);
+	n = dg_recv(t, t->mem, dg, &buf, NULL, &err);
+	assert_int_equal(n, 4);
+	TALLOC_FREE(buf);
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	n = dg_recv(t, t->mem, dg, &buf, NULL, &err);
+	assert_int_equal(n, -1);
+	assert_int_equal(err, EPIPE);
+	assert_null(buf);
+	close(sv[1]);
+	talloc_free(dg);
+}
+
+/*
  * Rule: a zero-length datagram that arrives while recvfrom is pending
  * does not complete it; the next non-empty one does (UDP).
  */
@@ -2529,6 +2564,7 @@ int main(void)
 		T(test_existing_udp),
 		T(test_constructor_location),
 		T(test_zero_length_skipped_queued),
+		T(test_seqpacket_end_is_epipe),
 		T(test_zero_length_skipped_pending),
 		T(test_sendto_len0_einval),
 		T(test_sendto_unconnected_null_dst),

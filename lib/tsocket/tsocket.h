@@ -449,6 +449,8 @@ int _tdgram_unix_socket(const struct tsocket_address *local,
 /*
  * Wrap an existing non-blocking datagram socket.  On success the context
  * owns fd and closes it when freed; on failure fd is left to the caller.
+ * Beyond the tsocket guide: fd may be a connected SOCK_SEQPACKET socket,
+ * whose end (a read of 0 bytes) tdgram_recvfrom reports as EPIPE.
  */
 int _tdgram_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
 				struct tdgram_context **dgram,

@@ -23,6 +23,11 @@ struct tdgram_bsd {
 	 */
 	bool wait_first;
 	bool optimize_recvfrom;	/* see tdgram_bsd_optimize_recvfrom() */
+	/*
+	 * A SOCK_SEQPACKET connection: reading 0 bytes is its peer's end
+	 * (EPIPE, as a stream's), not an empty datagram to skip.
+	 */
+	bool seqpacket;
 };
 
 
@@ -107,6 +112,9 @@ static int tdgram_bsd_recvfrom_try(struct tdgram_bsd_recvfrom_state *state)
 		if (len > 0) {
 			state->len = len;
 			return 0;
+		}
+		if (len == 0 && state->bsd->seqpacket) {
+			return EPIPE;	/* the connection's end */
 		}
 		if (len == 0 || errno == EINTR) {
 			continue;	/* empty datagrams are skipped */
@@ -459,16 +467,26 @@ int _tdgram_bsd_existing_socket(TALLOC_CTX *mem_ctx, int fd,
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+	struct tdgram_bsd *bsd;
 
 	if (fd < 0) {
 		errno = EBADF;
 		return -1;
 	}
 	/* the family decides how datagrams are received */
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1) {
 		return -1;
 	}
-	return tdgram_bsd_wrap(mem_ctx, fd, ss.ss_family, dgram, location);
+	if (tdgram_bsd_wrap(mem_ctx, fd, ss.ss_family, dgram,
+			    location) == -1) {
+		return -1;
+	}
+	bsd = talloc_get_type(_tdgram_context_data(*dgram), struct tdgram_bsd);
+	bsd->seqpacket = type == SOCK_SEQPACKET;
+	return 0;
 }
 
 bool tdgram_bsd_optimize_recvfrom(struct tdgram_context *dgram, bool on)
