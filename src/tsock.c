@@ -156,7 +156,7 @@ static void print_version(void)
 /*
  * --complete WHAT: what the bash completion script offers, one per line:
  * commands, kinds (with ':' after those that take an address),
- * endpoint-options (with '=' after those that take a value), options.
+ * endpoint-options and options (with '=' after those that take a value).
  */
 static int complete(const char *what)
 {
@@ -173,6 +173,9 @@ static int complete(const char *what)
 		for (k = endpoint_kinds; *k != NULL; k++) {
 			const char *colon = (*k)->no_address ? "" : ":";
 
+			if ((*k)->address_optional) {
+				printf("%s\n", (*k)->name);
+			}
 			printf("%s%s\n", (*k)->name, colon);
 			for (a = (*k)->aliases; a != NULL && a->name != NULL;
 			     a++) {
@@ -187,9 +190,13 @@ static int complete(const char *what)
 			if (o->argInfo & POPT_ARGFLAG_DOC_HIDDEN) {
 				continue;
 			}
-			printf("--%s\n", o->longName);
+			/* "=": the next word is the option's value */
+			const char *eq = (o->argInfo & POPT_ARG_MASK) ==
+					 POPT_ARG_NONE ? "" : "=";
+
+			printf("--%s%s\n", o->longName, eq);
 			if (o->shortName != 0) {
-				printf("-%c\n", o->shortName);
+				printf("-%c%s\n", o->shortName, eq);
 			}
 		}
 	} else {
