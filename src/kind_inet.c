@@ -181,7 +181,7 @@ static void inet_open_resolved(struct tevent_req *subreq)
 							  struct tevent_req);
 	struct inet_open_state *state = tevent_req_data(req,
 					struct inet_open_state);
-	const char *error = NULL;
+	char *error = NULL;
 
 	state->naddrs = resolve_recv(subreq, state, &state->addrs, &error);
 	if (state->naddrs == -1) {

@@ -460,7 +460,7 @@ struct tevent_req *resolve_send(TALLOC_CTX *mem_ctx,
 }
 
 int resolve_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
-		 struct tsocket_address ***addrs, const char **error)
+		 struct tsocket_address ***addrs, char **error)
 {
 	struct resolve_state *state = tevent_req_data(req,
 						      struct resolve_state);
@@ -468,9 +468,10 @@ int resolve_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 	uint64_t err;
 
 	if (tevent_req_is_error(req, &rs, &err)) {
-		*error = state->error != NULL ? state->error
-		       : rs == TEVENT_REQ_NO_MEMORY ? "out of memory"
-		       : strerror((int)err);
+		*error = talloc_strdup(mem_ctx, state->error != NULL
+				       ? state->error
+				       : rs == TEVENT_REQ_NO_MEMORY
+				       ? "out of memory" : strerror((int)err));
 		return -1;
 	}
 	*addrs = talloc_move(mem_ctx, &state->addrs);

@@ -38,10 +38,10 @@ struct tevent_req *resolve_send(TALLOC_CTX *mem_ctx,
 
 /*
  * The addresses found, in getaddrinfo's order, as an array on mem_ctx.
- * Returns the count (at least 1), or -1 with *error set to a message
- * (valid as long as the request).
+ * Returns the count (at least 1), or -1 with *error set to a message on
+ * mem_ctx.
  */
 int resolve_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
-		 struct tsocket_address ***addrs, const char **error);
+		 struct tsocket_address ***addrs, char **error);
 
 #endif

@@ -138,7 +138,7 @@ struct ask {
 	struct tevent_req *req;
 	bool done;
 	int count;
-	const char *error;
+	char *error;
 	char addr[64];
 };
 
@@ -153,8 +153,6 @@ static void ask_done(struct tevent_req *req)
 	if (a->count > 0) {
 		s = tsocket_address_string(addrs[0], a);
 		snprintf(a->addr, sizeof(a->addr), "%s", s);
-	} else {
-		a->error = talloc_strdup(a, a->error);
 	}
 	TALLOC_FREE(a->req);
 }
