@@ -386,6 +386,71 @@ static int run_command(TALLOC_CTX *mem_ctx, const struct tsock_options *opts,
 	return cmd->run(opts, eps, n);
 }
 
+/* Parse more than this many words after the options: too many. */
+#define MAX_WORDS 4
+
+/*
+ * Read the options into opts and vals.  TSOCK_GO_ON to go on to the
+ * command, else the exit status: done (--help, --version, --complete)
+ * or a usage error, already reported.
+ */
+#define TSOCK_GO_ON (-1)
+
+static int read_options(poptContext pc, struct tsock_options *opts,
+			struct option_values *vals)
+{
+	char *arg;
+	int rc, status;
+
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		arg = poptGetOptArg(pc);	/* malloc'd, or NULL */
+		switch (rc) {
+		case OPT_HELP:
+			print_help(pc);
+			free(arg);
+			return TSOCK_EXIT_OK;
+		case OPT_USAGE:
+			poptPrintUsage(pc, stdout, 0);
+			free(arg);
+			return TSOCK_EXIT_OK;
+		case OPT_COMPLETE:
+			status = complete(arg);
+			free(arg);
+			return status;
+		}
+		if (!take_option(opts, vals, rc, arg)) {
+			if (rc == OPT_MAX_BUFFER) {
+				fprintf(stderr, "tsock: --max-buffer '%s': "
+					"needs a size of at least 256k "
+					"(e.g. 262144, 256k, 64m)\n", arg);
+			} else {
+				fprintf(stderr, "tsock: --%s: invalid value "
+					"'%s'\n", option_name(rc), arg);
+			}
+			free(arg);
+			return TSOCK_EXIT_USAGE;
+		}
+		/* the last of each is the one that counts */
+		free(vals->text[rc]);
+		vals->text[rc] = arg;
+	}
+	if (rc < -1) {
+		fprintf(stderr, "tsock: %s: %s\n",
+			poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+			poptStrerror(rc));
+		return TSOCK_EXIT_USAGE;
+	}
+	if (flag_version) {
+		print_version();
+		return TSOCK_EXIT_OK;
+	}
+	log_is_verbose = flag_verbose != 0;
+	opts->relay.hexdump = flag_hexdump != 0;
+	opts->keep_open = flag_keep_open != 0;
+	endpoint_defaults(opts, vals);
+	return apply_frame(opts, vals) ? TSOCK_GO_ON : TSOCK_EXIT_USAGE;
+}
+
 int main(int argc, const char **argv)
 {
 	struct tsock_options opts = {
@@ -400,89 +465,37 @@ int main(int argc, const char **argv)
 	};
 	struct option_values vals = { .connect_timeout_ms = 0 };
 	TALLOC_CTX *mem_ctx = talloc_new(NULL);
-	const char *args[5];
+	const char *args[MAX_WORDS + 1];
 	poptContext pc;
-	char *arg;
-	int rc, nargs = 0, status = TSOCK_EXIT_USAGE;
+	int i, nargs = 0, status;
 
 	/* the library never raises SIGPIPE; this covers everything else */
 	signal(SIGPIPE, SIG_IGN);
 
 	pc = poptGetContext("tsock", argc, argv, option_table, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] COMMAND ENDPOINT...");
-	while ((rc = poptGetNextOpt(pc)) > 0) {
-		arg = poptGetOptArg(pc);	/* malloc'd, or NULL */
-		if (rc == OPT_HELP || rc == OPT_USAGE) {
-			free(arg);
-			if (rc == OPT_HELP) {
-				print_help(pc);
-			} else {
-				poptPrintUsage(pc, stdout, 0);
-			}
-			status = TSOCK_EXIT_OK;
-			goto out;
+	status = read_options(pc, &opts, &vals);
+	if (status == TSOCK_GO_ON) {
+		while (nargs <= MAX_WORDS &&
+		       (args[nargs] = poptGetArg(pc)) != NULL) {
+			nargs++;
 		}
-		if (rc == OPT_COMPLETE) {
-			status = complete(arg);
-			free(arg);
-			goto out;
+		if (nargs == 0) {
+			fprintf(stderr, "tsock: missing command (%s)\n",
+				command_list());
+			status = TSOCK_EXIT_USAGE;
+		} else if (nargs > MAX_WORDS) {
+			fprintf(stderr, "tsock: too many arguments\n");
+			status = TSOCK_EXIT_USAGE;
+		} else {
+			status = run_command(mem_ctx, &opts, args, nargs);
 		}
-		if (!take_option(&opts, &vals, rc, arg)) {
-			if (rc == OPT_MAX_BUFFER) {
-				fprintf(stderr, "tsock: --max-buffer '%s': "
-					"needs a size of at least 256k "
-					"(e.g. 262144, 256k, 64m)\n", arg);
-			} else {
-				fprintf(stderr, "tsock: --%s: invalid value "
-					"'%s'\n", option_name(rc), arg);
-			}
-			free(arg);
-			goto usage;
-		}
-		/* the last of each is the one that counts */
-		free(vals.text[rc]);
-		vals.text[rc] = arg;
 	}
-	if (rc < -1) {
-		fprintf(stderr, "tsock: %s: %s\n",
-			poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			poptStrerror(rc));
-		goto usage;
+	if (status == TSOCK_EXIT_USAGE) {
+		fprintf(stderr, "Try 'tsock --help' for more information.\n");
 	}
-	if (flag_version) {
-		print_version();
-		status = TSOCK_EXIT_OK;
-		goto out;
-	}
-	log_is_verbose = flag_verbose != 0;
-	opts.relay.hexdump = flag_hexdump != 0;
-	opts.keep_open = flag_keep_open != 0;
-	endpoint_defaults(&opts, &vals);
-	if (!apply_frame(&opts, &vals)) {
-		goto usage;
-	}
-	while (nargs < 5 && (args[nargs] = poptGetArg(pc)) != NULL) {
-		nargs++;
-	}
-	if (nargs == 0) {
-		fprintf(stderr, "tsock: missing command (%s)\n",
-			command_list());
-		goto usage;
-	}
-	if (nargs > 4) {
-		fprintf(stderr, "tsock: too many arguments\n");
-		goto usage;
-	}
-	status = run_command(mem_ctx, &opts, args, nargs);
-	if (status != TSOCK_EXIT_USAGE) {
-		goto out;
-	}
-usage:
-	status = TSOCK_EXIT_USAGE;
-	fprintf(stderr, "Try 'tsock --help' for more information.\n");
-out:
-	for (rc = 0; rc < OPT_COUNT; rc++) {
-		free(vals.text[rc]);
+	for (i = 0; i < OPT_COUNT; i++) {
+		free(vals.text[i]);
 	}
 	talloc_free(mem_ctx);
 	poptFreeContext(pc);
