@@ -23,6 +23,13 @@ struct channel {
 	 */
 	bool messages_end;
 	/*
+	 * A program's end (exec:): it may stop reading, or exit with input
+	 * unread; EPIPE and ECONNRESET on it end that direction, not the
+	 * relay with an error, and once it has hung up entirely and its
+	 * output is passed on, nothing more can go to it: the relay is over.
+	 */
+	bool quits_quietly;
+	/*
 	 * What to wait for once the data has ended (exec: the child's
 	 * exit), if anything: done, or -1 with *error saying what failed.
 	 */

@@ -151,6 +151,14 @@ static void child_next_stage(struct tevent_context *ev,
 			     struct tevent_timer *te, struct timeval now,
 			     void *private_data);
 
+/* Signal the child's process group (its own: see child_start). */
+static void child_signal(const struct child *c, int signum)
+{
+	if (kill(-c->pid, signum) == -1) {
+		kill(c->pid, signum);	/* it left its group */
+	}
+}
+
 /* Move c on to its next stage of ending, with a timer for the one after. */
 static void child_escalate(struct child *c)
 {
@@ -161,11 +169,11 @@ static void child_escalate(struct child *c)
 	if (c->stage == CHILD_TERMINATED) {
 		log_verbose("%s (pid %d): still running: SIGTERM", c->name,
 			    (int)c->pid);
-		kill(c->pid, SIGTERM);
+		child_signal(c, SIGTERM);
 	} else if (c->stage == CHILD_KILLED) {
 		log_verbose("%s (pid %d): still running: SIGKILL", c->name,
 			    (int)c->pid);
-		kill(c->pid, SIGKILL);
+		child_signal(c, SIGKILL);
 		return;
 	}
 	c->timer = tevent_add_timer(c->ev, c,
@@ -174,7 +182,7 @@ static void child_escalate(struct child *c)
 					(CHILD_GRACE_MS % 1000) * 1000),
 				    child_next_stage, c);
 	if (c->timer == NULL) {
-		kill(c->pid, SIGKILL);	/* out of memory: no waiting */
+		child_signal(c, SIGKILL);	/* out of memory: no waiting */
 		c->stage = CHILD_KILLED;
 	}
 }
@@ -273,8 +281,14 @@ struct child *child_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	sigemptyset(&none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setsigmask(&attr, &none);
+	/*
+	 * A process group of its own: ending the child ends what it started
+	 * too (sh:'trap "" TERM; sleep 60' leaves no sleep behind).
+	 */
+	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
-					POSIX_SPAWN_SETSIGMASK);
+					POSIX_SPAWN_SETSIGMASK |
+					POSIX_SPAWN_SETPGROUP);
 	rc = posix_spawnp(&c->pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -424,7 +438,7 @@ void child_end_all(void)
 	}
 	for (c = children; c != NULL; c = c->next) {
 		if (!c->exited) {
-			kill(c->pid, SIGTERM);
+			child_signal(c, SIGTERM);
 		}
 	}
 	/* bounded: CHILD_GRACE_MS in 10 ms steps */
@@ -433,7 +447,7 @@ void child_end_all(void)
 	}
 	for (c = children; c != NULL; c = c->next) {
 		if (!c->exited) {
-			kill(c->pid, SIGKILL);
+			child_signal(c, SIGKILL);
 			waitpid(c->pid, &wstatus, 0);
 			c->exited = true;
 		}

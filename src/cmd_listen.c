@@ -22,6 +22,8 @@ int cmd_listen(const struct tsock_options *opts, struct endpoint **eps,
 		.max_conns = 1,
 		.max_sessions = 1,
 		.serve_once = !opts->keep_open,
+		/* DATA opened per client must not lead back to ENDPOINT */
+		.check_loops = n > 1 && !eps[1]->kind->is_stdio,
 		.greeting = "connection from",
 	};
 	struct run *run;
@@ -32,6 +34,13 @@ int cmd_listen(const struct tsock_options *opts, struct endpoint **eps,
 		/* stdio is already the other end */
 		log_error("endpoint '%s': listen needs a network endpoint",
 			  eps[0]->text);
+		return TSOCK_EXIT_USAGE;
+	}
+	if (n > 1 && eps[1]->kind->single_use && !eps[1]->kind->is_stdio &&
+	    opts->keep_open) {
+		log_error("listen -k: DATA cannot be %s: one descriptor "
+			  "cannot serve one client after another",
+			  eps[1]->text);
 		return TSOCK_EXIT_USAGE;
 	}
 	if (!commands_prepare(eps, n, &status)) {

@@ -52,10 +52,11 @@ int cmd_relay(const struct tsock_options *opts, struct endpoint **eps, int n)
 	struct run *run;
 	int status;
 
-	if (back->kind->is_stdio && !front->kind->is_stdio) {
-		/* one stdin and stdout cannot serve many clients */
-		log_error("relay: BACK cannot be stdio (use 'tsock listen "
-			  "%s')", front->text);
+	if (back->kind->single_use && !front->kind->is_stdio) {
+		/* one stdin and stdout, one descriptor: not many clients */
+		log_error("relay: BACK cannot be %s (use 'tsock listen %s %s')",
+			  back->kind->is_stdio ? "stdio" : back->text,
+			  front->text, back->text);
 		return TSOCK_EXIT_USAGE;
 	}
 	if (opts->have_frame && !endpoint_is_stream(front) &&

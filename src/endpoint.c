@@ -23,7 +23,7 @@ const char *endpoint_kind_name(const struct endpoint *ep)
 }
 
 /*
- * Where the options start in text: at the first comma followed by
+ * Where the options start in an address: at the first comma followed by
  * NAME= or by a flag's name on its own (see endpoint_options.h).  A
  * comma written "\," is part of the address.  NULL if there are none.
  */
@@ -86,14 +86,20 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 	ep->listening = listening;
 	ep->set = *defaults;
 
-	opts = endpoint_options_start(text);
-	colon = strchr(text, ':');
-	if (colon != NULL && opts != NULL && colon > opts) {
-		colon = NULL;	/* "stdio,x=1": the colon is an option's */
-	}
-	name_len = colon != NULL ? (size_t)(colon - text)
-		   : opts != NULL ? (size_t)(opts - text) : strlen(text);
+	/* the kind's name ends at the first ':' or ',' */
+	name_len = strcspn(text, ":,");
+	colon = text[name_len] == ':' ? text + name_len : NULL;
 	kind = endpoint_kind_find(text, name_len, &family);
+	/*
+	 * Where its options start.  A kind that takes none has none: what
+	 * follows the colon is all address (a command line of exec: or
+	 * sh: may well hold ",x=y").
+	 */
+	opts = kind == NULL ? NULL
+	       : colon == NULL ? (text[name_len] == ',' ? text + name_len
+							: NULL)
+	       : kind->options != 0 ? endpoint_options_start(colon + 1)
+	       : NULL;
 	if (kind == NULL) {
 		err = talloc_asprintf(ep, "unknown endpoint type '%.*s': "
 				      "expected one of %s", (int)name_len,

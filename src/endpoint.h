@@ -93,6 +93,8 @@ struct endpoint_kind {
 	bool no_address;		/* written alone: "stdio" */
 	bool is_stdio;			/* tsock's own stdin and stdout */
 	bool address_optional;		/* "systemd" or "systemd:NAME" */
+	/* opened once only (stdio, fd:): not a BACK for many clients */
+	bool single_use;
 	/* a socket tsock was given: named after what it is ("tcp:...") */
 	bool inherited;
 	const char *syntax;		/* for help: "tcp:HOST:PORT" */

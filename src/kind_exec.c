@@ -77,7 +77,11 @@ static const char *exec_parse(struct endpoint *ep, const char *s,
 			quote = 0;
 			continue;
 		}
-		if (ch == '\\' && quote != '\'' && s[1] != '\0') {
+		/* outside quotes a backslash keeps any character; inside
+		   "...", as in a shell, only $ ` " \\ (else it stays) */
+		if (ch == '\\' && s[1] != '\0' &&
+		    (quote == 0 ||
+		     (quote == '"' && strchr("$`\"\\", s[1]) != NULL))) {
 			ch = *++s;
 		}
 		word = talloc_asprintf_append(word, "%c", ch);
@@ -252,8 +256,18 @@ static struct tevent_req *exec_open_send(TALLOC_CTX *mem_ctx,
 		return NULL;
 	}
 	/* ours non-blocking, the child's as programs expect: blocking */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
-	    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK) == -1) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		sv[0] = sv[1] = -1;
+	} else if (fcntl(sv[0], F_SETFL,
+			 fcntl(sv[0], F_GETFL) | O_NONBLOCK) == -1) {
+		int saved = errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		sv[0] = sv[1] = -1;
+		errno = saved;
+	}
+	if (sv[0] == -1) {
 		state->error = talloc_asprintf(state, "%s: socketpair: %s",
 					       ep->text, strerror(errno));
 		tevent_req_error(req, errno);
@@ -282,6 +296,7 @@ static struct tevent_req *exec_open_send(TALLOC_CTX *mem_ctx,
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
+	state->chan->quits_quietly = true;
 	state->chan->finish_send = exec_finish_send;
 	state->chan->finish_recv = exec_finish_recv;
 	state->chan->finish_data = c;

@@ -189,13 +189,22 @@ static struct channel *fd_open(TALLOC_CTX *mem_ctx, const struct endpoint *ep,
 	socklen_t len = sizeof(type);
 	char *name = talloc_asprintf(mem_ctx, "fd:%d", ep->fd);
 
-	if (flags == -1 || fcntl(ep->fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	bool socket = getsockopt(ep->fd, SOL_SOCKET, SO_TYPE, &type,
+				 &len) == 0;
+
+	/*
+	 * Not a socket: a pipe or a terminal, whose open file tsock may
+	 * share with its parent; tstream_stdio makes it non-blocking and
+	 * puts it back as it was at the end.
+	 */
+	if (flags == -1 ||
+	    (socket && fcntl(ep->fd, F_SETFL, flags | O_NONBLOCK) == -1) ||
 	    fcntl(ep->fd, F_SETFD, FD_CLOEXEC) == -1) {
 		*error = talloc_asprintf(mem_ctx, "%s: %s", name,
 					 strerror(errno));
 		return NULL;
 	}
-	if (getsockopt(ep->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
+	if (socket) {
 		chan = channel_from_fd(mem_ctx, ep->fd,
 				       ep->carries == CARRIES_BYTES, name);
 		if (chan != NULL) {
@@ -225,6 +234,7 @@ const struct endpoint_kind kind_fd = {
 	.carries = CARRIES_BYTES,
 	.roles = KIND_CONNECTS | KIND_LISTENS,
 	.inherited = true,
+	.single_use = true,
 	.syntax = "fd:N",
 	.help = "an open descriptor (a listening socket is listened on)",
 	.parse = fd_parse,

@@ -51,6 +51,7 @@ const struct endpoint_kind kind_stdio = {
 	.roles = KIND_CONNECTS | KIND_LISTENS,
 	.no_address = true,
 	.is_stdio = true,
+	.single_use = true,
 	.syntax = "stdio",
 	.help = "tsock's standard input and output (also: -)",
 	.open = stdio_open,

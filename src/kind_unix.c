@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "channel.h"
@@ -271,7 +272,8 @@ static int unix_bind(TALLOC_CTX *owner, const struct endpoint *ep,
 	struct sockaddr_un un;
 	socklen_t len = unix_sockaddr(ep, &un);
 	int type = unix_type(ep);
-	int fd;
+	mode_t old_umask = 0;
+	int fd, rc;
 
 	if (!unix_is_abstract(ep)) {
 		sf = socket_file_prepare(owner, ep->path, type, error);
@@ -284,15 +286,27 @@ static int unix_bind(TALLOC_CTX *owner, const struct endpoint *ep,
 	 * what peers see as our address.
 	 */
 	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&un, len) == -1) {
+	if (fd == -1) {
+		goto fail;
+	}
+	/*
+	 * mode=: the file is made with it (through the umask, which no
+	 * other thread of tsock uses), so there is no moment where it has
+	 * other permissions, and no chmod by name that a file swapped in
+	 * after bind could redirect.
+	 */
+	if (ep->set.mode != -1) {
+		old_umask = umask((mode_t)(~ep->set.mode & 0777));
+	}
+	rc = bind(fd, (struct sockaddr *)&un, len);
+	if (ep->set.mode != -1) {
+		umask(old_umask);
+	}
+	if (rc == -1) {
 		goto fail;
 	}
 	if (sf != NULL) {
 		socket_file_bound(sf);
-		if (ep->set.mode != -1 &&
-		    socket_file_chmod(sf, ep->set.mode) == -1) {
-			goto fail;
-		}
 	}
 	if (type != SOCK_DGRAM && listen(fd, SOMAXCONN) == -1) {
 		goto fail;

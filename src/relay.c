@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -344,6 +345,15 @@ static void pump_fail(struct pump *p, struct channel *where, int err)
 	relay_finish(p->relay, err, message);
 }
 
+/* True if chan's peer has closed its socket entirely (POLLHUP). */
+static bool channel_hung_up(const struct channel *chan)
+{
+	struct pollfd pfd = { .fd = chan->fd, .events = POLLOUT };
+
+	return chan->fd != -1 && poll(&pfd, 1, 0) == 1 &&
+	       (pfd.revents & POLLHUP);
+}
+
 static void pump_done(struct pump *p)
 {
 	struct relay *r = p->relay;
@@ -352,6 +362,12 @@ static void pump_done(struct pump *p)
 	if (r->write_message != NULL) {
 		/* the other direction ended without a better reason */
 		relay_finish(r, r->write_err, r->write_message);
+		return;
+	}
+	if (p->src->quits_quietly && channel_hung_up(p->src)) {
+		/* a program that has gone: what is left for it has nowhere
+		   to go, and waiting for more of it could wait for ever */
+		relay_finish(r, 0, NULL);
 		return;
 	}
 	if ((r->pumps[0].done && r->pumps[1].done) ||
@@ -477,6 +493,12 @@ static void pump_written(struct tevent_req *subreq)
 			return;
 		}
 		if ((err == EPIPE || err == ECONNRESET) &&
+		    p->dst->quits_quietly) {
+			log_verbose("%s: stopped reading", p->dst->name);
+			pump_done(p);
+			return;
+		}
+		if ((err == EPIPE || err == ECONNRESET) &&
 		    pump_write_failed(p, err)) {
 			return;
 		}
@@ -566,7 +588,9 @@ static void pump_got(struct pump *p, ssize_t n, int err)
 			relay_finish(r, EPIPE, message);
 			return;
 		}
-		if (err == EPIPE && p->src->stream != NULL) {
+		if ((err == EPIPE ||
+		     (err == ECONNRESET && p->src->quits_quietly)) &&
+		    p->src->stream != NULL) {
 			pump_eof(p);
 			return;
 		}
@@ -926,7 +950,8 @@ static void relay_monitor_done(struct tevent_req *subreq)
 	r->monitor[i] = NULL;
 	tstream_monitor_recv(subreq, &err);
 	talloc_free(subreq);
-	if (err == EPIPE || err == ENOTSUP) {
+	if (err == EPIPE || err == ENOTSUP ||
+	    (err == ECONNRESET && p->src->quits_quietly)) {
 		return;	/* a clean end: the pumps see it themselves */
 	}
 	log_verbose("%s: gone while not being read", p->src->name);

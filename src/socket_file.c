@@ -211,8 +211,3 @@ struct socket_file *socket_file_prepare(TALLOC_CTX *mem_ctx, const char *path,
 	}
 	return sf;
 }
-
-int socket_file_chmod(const struct socket_file *sf, int mode)
-{
-	return fchmodat(sf->dirfd, sf->name, (mode_t)mode, 0);
-}

@@ -27,7 +27,4 @@ struct socket_file *socket_file_prepare(TALLOC_CTX *mem_ctx, const char *path,
 /* Our socket is bound at the path: note its file, to be removed later. */
 void socket_file_bound(struct socket_file *sf);
 
-/* chmod the bound file (mode=); 0, or -1 with errno. */
-int socket_file_chmod(const struct socket_file *sf, int mode);
-
 #endif

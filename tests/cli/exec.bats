@@ -51,6 +51,20 @@ zombies() {
 	[[ "$output" == *"exited with status 0"* ]]
 }
 
+@test "connect exec: a child that does not read its input, or exits before it ends, is no error: its own status counts" {
+	run run_bounded 10 "$TSOCK" connect exec:true <<<"never read"
+	[ "$status" -eq 0 ]
+	run run_bounded 10 sh -c "seq 200000 | '$TSOCK' connect 'exec:head -1'"
+	[ "$status" -eq 0 ]
+	[ "$output" = "1" ]
+	# stdin still open: the child's end ends tsock, not stdin's
+	run run_bounded 10 "$TSOCK" connect 'sh:exit 0' < <(sleep 8)
+	[ "$status" -eq 0 ]
+	run run_bounded 10 "$TSOCK" connect 'sh:exit 5' < <(sleep 8)
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"exited with status 5"* ]]
+}
+
 @test "connect exec: exits 1 when the child fails, and says how" {
 	run run_bounded 10 "$TSOCK" connect 'sh:echo partial; exit 3' </dev/null
 	[ "$status" -eq 1 ]
@@ -68,7 +82,7 @@ zombies() {
 	[ "$output" = '[a b][c  d][e f][$HOME][*]' ]
 }
 
-@test "exec: errors: a program that does not exist (exit 1, named), an empty command, an unclosed quote, exec as a listener, options (exit 2)" {
+@test "exec: errors: a program that does not exist (exit 1, named), an empty command, an unclosed quote, exec as a listener (exit 2)" {
 	run run_bounded 10 "$TSOCK" connect 'exec:/no/such/program arg' </dev/null
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot run '/no/such/program': No such file or directory"* ]]
@@ -87,9 +101,15 @@ zombies() {
 	run "$TSOCK" relay exec:cat tcp:127.0.0.1:1
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"exec endpoints cannot listen"* ]]
-	run "$TSOCK" connect exec:cat,timeout=1
-	[ "$status" -eq 2 ]
-	[[ "$output" == *"option 'timeout' does not apply to exec endpoints"* ]]
+}
+
+@test "exec: and sh: take no options: a command's ',x=y' is the command's" {
+	run run_bounded 10 "$TSOCK" connect 'sh:echo a,b=c,insecure' </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "a,b=c,insecure" ]
+	run run_bounded 10 "$TSOCK" connect 'exec:printf "a\tb\\n"' </dev/null
+	# in "...", as in a shell, \t keeps its backslash and \\ is one
+	[ "$output" = "$(printf 'a\tb')" ]
 }
 
 @test "relay tcp -> exec:cat: socat and python clients each get their own 1 MiB back (a child each, like inetd)" {
@@ -186,9 +206,10 @@ EOF
 	alive "$PID_relay"
 }
 
-@test "relay -> sh: a child that ignores SIGTERM is killed when tsock ends; tsock exits 143 without waiting for ever" {
+@test "relay -> sh: a child that ignores SIGTERM is killed when tsock ends, with what it started; tsock exits 143 without waiting for ever" {
+	# the shell ignores SIGTERM, and so does the sleep it starts
 	start_tsock relay relay tcp:127.0.0.1:0 \
-		"sh:trap '' TERM; echo \$\$ >$TMP/child.pid; exec sleep 60"
+		"sh:trap '' TERM; sleep 60 & echo \$! >$TMP/child.pid; wait"
 	run_bounded 10 python3 - "$PORT_relay" "$TMP/child.pid" <<'EOF' &
 import os, socket, sys, time
 c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
@@ -247,6 +268,16 @@ EOF
 	alive "$PID_lis"
 }
 
+@test "fd: cannot be relay's BACK or listen -k's DATA: one descriptor cannot serve many clients (exit 2)" {
+	touch "$TMP/f"
+	run "$TSOCK" relay tcp:127.0.0.1:0 fd:6 6<>"$TMP/f"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"BACK cannot be fd:6"* ]]
+	run "$TSOCK" listen -k tcp:127.0.0.1:0 fd:6 6<>"$TMP/f"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"DATA cannot be fd:6"* ]]
+}
+
 @test "relay unix:@NAME (abstract, no file) <-> socat ABSTRACT-CONNECT, and unix-dgram:@NAME" {
 	local name="tsock-bats-$$-$RANDOM"
 	start_tsock relay relay "unix:@$name" exec:cat
@@ -281,6 +312,10 @@ EOF
 	[[ "$output" == *"mode= needs a socket file"* ]]
 	run run_bounded 5 "$TSOCK" relay "unix:@tsock-bats-self-$$" \
 		"unix:@tsock-bats-self-$$"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"would connect to itself"* ]]
+	# listen's DATA is opened per client too: the same guard
+	run run_bounded 5 "$TSOCK" listen "unix:$TMP/self" "unix:$TMP/self"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"would connect to itself"* ]]
 }
