@@ -233,6 +233,47 @@ static char **child_environ(TALLOC_CTX *mem_ctx, char *const env[])
 	return out;
 }
 
+/*
+ * Whether program can be run: a path with a '/' as it is, a name looked
+ * up in PATH.  0 or the errno.  posix_spawnp reports this itself where
+ * it uses vfork semantics, but where it forks (under valgrind, say) a
+ * program that cannot run only shows as exit status 127: checked first,
+ * the message is the same everywhere.
+ */
+static int child_find_program(const char *program)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+	char candidate[4096];
+	int err = ENOENT;
+
+	if (strchr(program, '/') != NULL) {
+		return access(program, X_OK) == 0 ? 0 : errno;
+	}
+	if (path == NULL) {
+		path = "/usr/local/bin:/usr/bin:/bin";
+	}
+	for (p = path; ; p = colon + 1) {
+		int n;
+
+		colon = strchr(p, ':');
+		n = snprintf(candidate, sizeof(candidate), "%.*s%s%s",
+			     (int)(colon != NULL ? colon - p : (long)strlen(p)),
+			     p, (colon == p || *p == '\0') ? "" : "/",
+			     program);
+		if (n > 0 && (size_t)n < sizeof(candidate)) {
+			if (access(candidate, X_OK) == 0) {
+				return 0;
+			}
+			if (errno == EACCES) {
+				err = EACCES;	/* found, but not runnable */
+			}
+		}
+		if (colon == NULL) {
+			return err;
+		}
+	}
+}
+
 struct child *child_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 			  char *const argv[], int fd, char *const env[],
 			  const char *name, char **error)
@@ -246,6 +287,12 @@ struct child *child_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 
 	static bool ending_at_exit;
 
+	rc = child_find_program(argv[0]);
+	if (rc != 0) {
+		*error = talloc_asprintf(mem_ctx, "cannot run '%s': %s",
+					 argv[0], strerror(rc));
+		return NULL;
+	}
 	if (!ending_at_exit) {
 		/* whatever way tsock ends, no child outlives it */
 		ending_at_exit = atexit(child_end_all) == 0;
