@@ -195,6 +195,21 @@ static void channel_open_layered(struct tevent_req *subreq)
 	tevent_req_done(req);
 }
 
+struct channel *channel_opener_result(struct tevent_req *req,
+				      struct channel **chan, char **failure,
+				      TALLOC_CTX *mem_ctx, char **error)
+{
+	enum tevent_req_state rs;
+	uint64_t err;
+
+	if (tevent_req_is_error(req, &rs, &err)) {
+		*error = *failure != NULL ? talloc_steal(mem_ctx, *failure)
+			 : talloc_strdup(mem_ctx, "out of memory");
+		return NULL;
+	}
+	return talloc_steal(mem_ctx, *chan);
+}
+
 struct channel *channel_open_recv(struct tevent_req *req,
 				  TALLOC_CTX *mem_ctx, char **error)
 {

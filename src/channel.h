@@ -70,6 +70,14 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     const struct channel *client,
 				     struct selfloop *self);
 
+/*
+ * For a kind's open_recv: the opener's channel (*chan) on mem_ctx, or on
+ * failure NULL with *error its message (*failure, else "out of memory").
+ */
+struct channel *channel_opener_result(struct tevent_req *req,
+				      struct channel **chan, char **failure,
+				      TALLOC_CTX *mem_ctx, char **error);
+
 /* The channel on mem_ctx, or NULL with *error (on mem_ctx) set. */
 struct channel *channel_open_recv(struct tevent_req *req,
 				  TALLOC_CTX *mem_ctx, char **error);

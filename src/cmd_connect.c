@@ -94,7 +94,6 @@ int cmd_connect(const struct tsock_options *opts, struct endpoint **eps,
 	}
 	run = run_create(NULL, opts);
 	if (run == NULL) {
-		log_error("out of memory");
 		return TSOCK_EXIT_FAILURE;
 	}
 	c = talloc_zero(run, struct connect);

@@ -49,7 +49,6 @@ int cmd_listen(const struct tsock_options *opts, struct endpoint **eps,
 	one.max_conns = 1;
 	run = run_create(NULL, &one);
 	if (run == NULL) {
-		log_error("out of memory");
 		return TSOCK_EXIT_FAILURE;
 	}
 	run->relay_opts.keep_stdio = opts->keep_open;

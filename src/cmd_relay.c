@@ -72,7 +72,6 @@ int cmd_relay(const struct tsock_options *opts, struct endpoint **eps, int n)
 	}
 	run = run_create(NULL, opts);
 	if (run == NULL) {
-		log_error("out of memory");
 		return TSOCK_EXIT_FAILURE;
 	}
 	if (opts->have_frame && front->carries == CARRIES_DATAGRAMS) {

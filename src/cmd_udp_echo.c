@@ -125,7 +125,6 @@ int cmd_udp_echo(const struct tsock_options *opts, struct endpoint **eps,
 	}
 	run = run_create(NULL, opts);
 	if (run == NULL) {
-		log_error("out of memory");
 		return TSOCK_EXIT_FAILURE;
 	}
 	e = talloc_zero(run, struct echo);

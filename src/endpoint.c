@@ -43,25 +43,6 @@ static const char *endpoint_options_start(const char *text)
 	return NULL;
 }
 
-/* The address with "\," unescaped, on mem_ctx. */
-static char *endpoint_unescape(TALLOC_CTX *mem_ctx, const char *s, size_t len)
-{
-	char *out = talloc_array(mem_ctx, char, len + 1);
-	size_t i, n = 0;
-
-	if (out == NULL) {
-		return NULL;
-	}
-	for (i = 0; i < len; i++) {
-		if (s[i] == '\\' && i + 1 < len && s[i + 1] == ',') {
-			i++;
-		}
-		out[n++] = s[i];
-	}
-	out[n] = '\0';
-	return out;
-}
-
 struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 				bool listening, int family_hint,
 				const struct endpoint_settings *defaults,

@@ -175,13 +175,30 @@ static const char *option_set(struct endpoint *ep,
 	return NULL;
 }
 
+char *endpoint_unescape(TALLOC_CTX *mem_ctx, const char *s, size_t len)
+{
+	char *out = talloc_array(mem_ctx, char, len + 1);
+	size_t i, n = 0;
+
+	if (out == NULL) {
+		return NULL;
+	}
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 1 < len && s[i + 1] == ',') {
+			i++;
+		}
+		out[n++] = s[i];
+	}
+	out[n] = '\0';
+	return out;
+}
+
 const char *endpoint_options_apply(struct endpoint *ep, const char *s)
 {
 	while (*s != '\0') {
 		const struct endpoint_option *o;
 		const char *end = s, *value = NULL, *err;
 		size_t n = option_name_len(s);
-		char *copy = NULL;
 
 		/* this option's text ends where the next one starts */
 		while (*end != '\0' &&
@@ -209,22 +226,11 @@ const char *endpoint_options_apply(struct endpoint *ep, const char *s)
 			return err;
 		}
 		if (s[n] == '=') {
-			size_t i, len = (size_t)(end - (s + n + 1)), k = 0;
-			const char *v = s + n + 1;
-
-			copy = talloc_array(ep, char, len + 1);
-			if (copy == NULL) {
+			value = endpoint_unescape(ep, s + n + 1,
+						  (size_t)(end - (s + n + 1)));
+			if (value == NULL) {
 				return "out of memory";
 			}
-			for (i = 0; i < len; i++) {
-				if (v[i] == '\\' && i + 1 < len &&
-				    v[i + 1] == ',') {
-					i++;
-				}
-				copy[k++] = v[i];
-			}
-			copy[k] = '\0';
-			value = copy;
 		}
 		err = option_set(ep, o, value);
 		if (err != NULL) {

@@ -29,6 +29,9 @@ bool endpoint_option_starts(const char *s);
  */
 const char *endpoint_options_apply(struct endpoint *ep, const char *s);
 
+/* s[0..len) with each "\," made ",", on mem_ctx (NULL: out of memory). */
+char *endpoint_unescape(TALLOC_CTX *mem_ctx, const char *s, size_t len);
+
 /* The options ep's kind takes, "timeout, cafile, ...", or NULL. */
 char *endpoint_options_of(TALLOC_CTX *mem_ctx,
 			  const struct endpoint_kind *kind);

@@ -309,16 +309,9 @@ static struct channel *exec_open_recv(struct tevent_req *req,
 {
 	struct exec_open_state *state = tevent_req_data(req,
 					struct exec_open_state);
-	enum tevent_req_state rs;
-	uint64_t err;
 
-	if (tevent_req_is_error(req, &rs, &err)) {
-		*error = state->error != NULL
-			 ? talloc_steal(mem_ctx, state->error)
-			 : talloc_strdup(mem_ctx, "out of memory");
-		return NULL;
-	}
-	return talloc_steal(mem_ctx, state->chan);
+	return channel_opener_result(req, &state->chan, &state->error,
+				     mem_ctx, error);
 }
 
 const struct endpoint_kind kind_exec = {

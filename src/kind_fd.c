@@ -161,17 +161,30 @@ static const char *systemd_parse(struct endpoint *ep, const char *address,
 	return fd_classify(ep, ep->fd, listening);
 }
 
+/*
+ * Make ep's descriptor tsock's: not for exec: children, and, when
+ * nonblock, never blocking.  0, or -1 with *error on mem_ctx.
+ */
+static int fd_take(TALLOC_CTX *mem_ctx, const struct endpoint *ep,
+		   bool nonblock, char **error)
+{
+	int flags = fcntl(ep->fd, F_GETFL);
+
+	if (flags == -1 ||
+	    (nonblock && fcntl(ep->fd, F_SETFL, flags | O_NONBLOCK) == -1) ||
+	    fcntl(ep->fd, F_SETFD, FD_CLOEXEC) == -1) {
+		*error = talloc_asprintf(mem_ctx, "descriptor %d: %s", ep->fd,
+					 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* The descriptor, given over to the listener (which closes it). */
 static int fd_bind(TALLOC_CTX *owner, const struct endpoint *ep,
 		   char **error)
 {
-	int flags = fcntl(ep->fd, F_GETFL);
-
-	/* ours now: not for exec: children, and never blocking */
-	if (flags == -1 || fcntl(ep->fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-	    fcntl(ep->fd, F_SETFD, FD_CLOEXEC) == -1) {
-		*error = talloc_asprintf(owner, "descriptor %d: %s", ep->fd,
-					 strerror(errno));
+	if (fd_take(owner, ep, true, error) == -1) {
 		return -1;
 	}
 	/* what activated us is used up: children must not think it theirs */
@@ -185,10 +198,9 @@ static struct channel *fd_open(TALLOC_CTX *mem_ctx, const struct endpoint *ep,
 			       struct open_args *args, char **error)
 {
 	struct channel *chan;
-	int flags = fcntl(ep->fd, F_GETFL), type;
+	int type;
 	socklen_t len = sizeof(type);
 	char *name = talloc_asprintf(mem_ctx, "fd:%d", ep->fd);
-
 	bool socket = getsockopt(ep->fd, SOL_SOCKET, SO_TYPE, &type,
 				 &len) == 0;
 
@@ -197,11 +209,7 @@ static struct channel *fd_open(TALLOC_CTX *mem_ctx, const struct endpoint *ep,
 	 * share with its parent; tstream_stdio makes it non-blocking and
 	 * puts it back as it was at the end.
 	 */
-	if (flags == -1 ||
-	    (socket && fcntl(ep->fd, F_SETFL, flags | O_NONBLOCK) == -1) ||
-	    fcntl(ep->fd, F_SETFD, FD_CLOEXEC) == -1) {
-		*error = talloc_asprintf(mem_ctx, "%s: %s", name,
-					 strerror(errno));
+	if (fd_take(mem_ctx, ep, socket, error) == -1) {
 		return NULL;
 	}
 	if (socket) {

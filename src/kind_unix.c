@@ -181,17 +181,9 @@ static struct channel *unix_open_recv(struct tevent_req *req,
 {
 	struct unix_open_state *state = tevent_req_data(req,
 					struct unix_open_state);
-	enum tevent_req_state rs;
-	uint64_t err;
 
-	if (tevent_req_is_error(req, &rs, &err)) {
-		*error = state->error != NULL
-			 ? talloc_steal(mem_ctx, state->error)
-			 : talloc_asprintf(mem_ctx, "connect to %s: out of "
-					   "memory", state->ep->text);
-		return NULL;
-	}
-	return talloc_steal(mem_ctx, state->chan);
+	return channel_opener_result(req, &state->chan, &state->error,
+				     mem_ctx, error);
 }
 
 /* ------------------------------------------------ datagrams: connect */

@@ -103,6 +103,7 @@ struct run *run_create(TALLOC_CTX *mem_ctx, const struct tsock_options *opts)
 	struct run *run = talloc_zero(mem_ctx, struct run);
 
 	if (run == NULL) {
+		log_error("out of memory");
 		return NULL;
 	}
 	run->opts = opts;
@@ -119,6 +120,7 @@ struct run *run_create(TALLOC_CTX *mem_ctx, const struct tsock_options *opts)
 	}
 	if (run->ev == NULL || run->relay_opts.budget == NULL ||
 	    !run_catch_signals(run)) {
+		log_error("out of memory");
 		talloc_free(run);
 		return NULL;
 	}

@@ -28,7 +28,8 @@ struct run {
 	int status;
 };
 
-/* A run for opts, with the signals caught; NULL when out of memory. */
+/* A run for opts, with the signals caught; NULL (reported) when out of
+   memory. */
 struct run *run_create(TALLOC_CTX *mem_ctx, const struct tsock_options *opts);
 
 /* Run until done; frees everything and returns the exit status. */
