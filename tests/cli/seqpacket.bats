@@ -125,3 +125,16 @@ bye" ]
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"udp-echo needs a udp or unix-dgram endpoint"* ]]
 }
+
+@test "unix-seqpacket with socat (type=5) on either side: socat's client through tsock, tsock's client to socat's listener" {
+	start_tsock relay relay "unix-seqpacket:$TMP/front" 'exec:tr a-z A-Z'
+	run run_bounded 10 socat -t 5 - "UNIX-CONNECT:$TMP/front,type=5" <<<"via socat"
+	[ "$status" -eq 0 ]
+	[ "$output" = "VIA SOCAT" ]
+	socat "UNIX-LISTEN:$TMP/socat,type=5" EXEC:'tr a-z A-Z' &
+	BG_PIDS+=("$!")
+	wait_for_file "$TMP/socat" 5
+	run run_bounded 10 "$TSOCK" connect "unix-seqpacket:$TMP/socat" <<<"to socat"
+	[ "$status" -eq 0 ]
+	[ "$output" = "TO SOCAT" ]
+}
