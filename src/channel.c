@@ -101,6 +101,7 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 {
 	struct tevent_req *req, *subreq;
 	struct channel_open_state *state;
+	const struct endpoint *opened;
 	int ms = ep->set.connect_timeout_ms;
 
 	req = tevent_req_create(mem_ctx, &state, struct channel_open_state);
@@ -123,9 +124,11 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
-	if (ep->kind->open != NULL) {
-		state->chan = ep->kind->open(state, ep, state->args,
-					     &state->error);
+	/* through proxies, the transport goes to the first */
+	opened = ep->via != NULL ? ep->via : ep;
+	if (opened->kind->open != NULL) {
+		state->chan = opened->kind->open(state, opened, state->args,
+						 &state->error);
 		if (state->chan == NULL) {
 			tevent_req_error(req, EIO);
 			return tevent_req_post(req, ev);
@@ -136,7 +139,7 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 		}
 		return req;
 	}
-	subreq = ep->kind->open_send(state, ev, ep, state->args);
+	subreq = opened->kind->open_send(state, ev, opened, state->args);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
 	}
@@ -151,8 +154,9 @@ static void channel_open_opened(struct tevent_req *subreq)
 	struct channel_open_state *state = tevent_req_data(req,
 					struct channel_open_state);
 
-	state->chan = state->ep->kind->open_recv(subreq, state,
-						 &state->error);
+	state->chan = (state->ep->via != NULL ? state->ep->via
+					      : state->ep)->kind->open_recv(
+				subreq, state, &state->error);
 	TALLOC_FREE(subreq);
 	if (state->chan == NULL) {
 		tevent_req_error(req, EIO);
@@ -172,7 +176,23 @@ static void channel_open_layers(struct tevent_req *req)
 		tevent_req_done(req);
 		return;
 	}
-	subreq = layers_run_send(state, state->ev, state->chan, state->ep);
+	if (state->ep->via != NULL) {
+		/* through proxies: from here on it is the target's */
+		char *name = talloc_asprintf(state->chan, "%s:%s%s%s:%u",
+				endpoint_kind_name(state->ep),
+				strchr(state->ep->host, ':') ? "[" : "",
+				state->ep->host,
+				strchr(state->ep->host, ':') ? "]" : "",
+				state->ep->port);
+
+		if (tevent_req_nomem(name, req)) {
+			return;
+		}
+		talloc_free(state->chan->name);
+		state->chan->name = name;
+	}
+	subreq = layers_run_send(state, state->ev, state->chan, state->ep,
+				 state->args->client);
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}

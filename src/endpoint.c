@@ -15,7 +15,9 @@
 #include "endpoint.h"
 #include "endpoint_options.h"
 #include "layer.h"
+#include "layer_proxy.h"
 #include "parse.h"
+#include "proxy_url.h"
 
 const char *endpoint_kind_name(const struct endpoint *ep)
 {
@@ -40,6 +42,33 @@ static const char *endpoint_options_start(const char *text)
 			return p;
 		}
 	}
+	return NULL;
+}
+
+/* The proxy chain of ep's settings, parsed; NULL or why not. */
+static const char *endpoint_parse_proxies(struct endpoint *ep)
+{
+	const char *const *urls = ep->set.proxies;
+	char *error = NULL;
+	size_t i, n = 0;
+
+	while (urls != NULL && urls[n] != NULL) {
+		n++;
+	}
+	if (n == 0) {
+		return NULL;
+	}
+	ep->proxy_urls = talloc_zero_array(ep, struct proxy_url *, n);
+	if (ep->proxy_urls == NULL) {
+		return "out of memory";
+	}
+	for (i = 0; i < n; i++) {
+		ep->proxy_urls[i] = proxy_url_parse(ep, urls[i], &error);
+		if (ep->proxy_urls[i] == NULL) {
+			return error;
+		}
+	}
+	ep->n_proxies = n;
 	return NULL;
 }
 
@@ -129,6 +158,12 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 			goto fail;
 		}
 	}
+	if (!listening && (kind->options & KIND_OPT_PROXY)) {
+		err = endpoint_parse_proxies(ep);
+		if (err != NULL) {
+			goto fail;
+		}
+	}
 	return ep;
 fail:
 	*error = talloc_asprintf(mem_ctx, "endpoint '%s': %s", text, err);
@@ -136,32 +171,98 @@ fail:
 	return NULL;
 }
 
+/*
+ * The tcp endpoint of ep's first proxy: what the transport connects to
+ * (ep's settings: its timeout, its family).
+ */
+static struct endpoint *endpoint_first_proxy(struct endpoint *ep)
+{
+	extern const struct endpoint_kind kind_tcp;
+	const struct proxy_url *url = ep->proxy_urls[0];
+	struct endpoint *via = talloc_zero(ep, struct endpoint);
+
+	if (via == NULL) {
+		return NULL;
+	}
+	via->kind = &kind_tcp;
+	via->carries = CARRIES_BYTES;
+	via->family = ep->family;
+	via->host = url->host;
+	via->port = url->port;
+	via->fd = -1;
+	via->set = ep->set;
+	via->set.proxies = NULL;
+	via->text = talloc_asprintf(via, strchr(url->host, ':') != NULL
+				    ? "tcp:[%s]:%u" : "tcp:%s:%u", url->host,
+				    url->port);
+	return via->text != NULL ? via : NULL;
+}
+
+/* Hop i of ep's chain: proxy i, asked for proxy i+1 or for ep. */
+static struct proxy_hop *endpoint_hop(struct endpoint *ep, size_t i)
+{
+	struct proxy_hop *hop = talloc_zero(ep, struct proxy_hop);
+
+	if (hop == NULL) {
+		return NULL;
+	}
+	hop->url = ep->proxy_urls[i];
+	hop->family = ep->family;
+	if (i + 1 < ep->n_proxies) {
+		hop->target_host = ep->proxy_urls[i + 1]->host;
+		hop->target_port = ep->proxy_urls[i + 1]->port;
+	} else {
+		hop->target_host = ep->host;
+		hop->target_port = ep->port;
+	}
+	return hop;
+}
+
 int endpoint_prepare(struct endpoint *ep, char **error)
 {
-	size_t i, n = 0;
+	size_t i, n = 0, k = 0;
 	int status;
 
-	if (ep->kind->layers == NULL) {
+	while (ep->kind->layers != NULL && ep->kind->layers[k] != NULL) {
+		k++;
+	}
+	n = ep->n_proxies + k;
+	if (n == 0) {
 		return 0;
 	}
-	while (ep->kind->layers[n] != NULL) {
-		n++;
-	}
+	ep->layers = talloc_zero_array(ep, const struct layer *, n + 1);
 	ep->layer_state = talloc_zero_array(ep, void *, n + 1);
-	if (ep->layer_state == NULL) {
-		*error = talloc_strdup(ep, "out of memory");
-		return 1;
+	if (ep->layers == NULL || ep->layer_state == NULL) {
+		goto nomem;
 	}
-	for (i = 0; i < n; i++) {
+	if (ep->n_proxies > 0) {
+		ep->via = endpoint_first_proxy(ep);
+		if (ep->via == NULL) {
+			goto nomem;
+		}
+	}
+	for (i = 0; i < ep->n_proxies; i++) {
+		ep->layers[i] = &layer_proxy;
+		ep->layer_state[i] = endpoint_hop(ep, i);
+		if (ep->layer_state[i] == NULL) {
+			goto nomem;
+		}
+	}
+	for (i = 0; i < k; i++) {
 		const struct layer *l = ep->kind->layers[i];
 
+		ep->layers[ep->n_proxies + i] = l;
 		if (l->prepare == NULL) {
 			continue;
 		}
-		status = l->prepare(ep, ep, &ep->layer_state[i], error);
+		status = l->prepare(ep, ep, &ep->layer_state[ep->n_proxies + i],
+				    error);
 		if (status != 0) {
 			return status;
 		}
 	}
 	return 0;
+nomem:
+	*error = talloc_strdup(ep, "out of memory");
+	return 1;
 }

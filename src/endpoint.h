@@ -22,6 +22,7 @@
 struct channel;
 struct endpoint;
 struct layer;
+struct proxy_url;
 struct selfloop;
 
 /* What an endpoint carries. */
@@ -54,6 +55,11 @@ struct endpoint_settings {
 	const char *pin;
 	bool insecure;
 	bool require_client_cert;
+	/*
+	 * --proxy, via=: proxy URLs, NULL-terminated, or NULL.  An
+	 * endpoint's via= options replace --proxy's list (via=direct: none).
+	 */
+	const char *const *proxies;
 };
 
 /*
@@ -77,6 +83,7 @@ enum {
 	KIND_OPT_CONNECT = 1,	/* timeout= */
 	KIND_OPT_TLS = 2,	/* cafile= cert= key= servername= ... */
 	KIND_OPT_FILE = 4,	/* mode= (listening on a socket file) */
+	KIND_OPT_PROXY = 8,	/* via= (HOST:PORT reached through proxies) */
 };
 
 struct endpoint_alias {
@@ -146,7 +153,19 @@ struct endpoint {
 	int fd;			/* fd and systemd: the descriptor */
 	bool listening;
 	struct endpoint_settings set;
-	void **layer_state;	/* each layer's, from endpoint_prepare */
+	const char **own_proxies;	/* via='s list (see set.proxies) */
+	/* the proxies HOST:PORT is reached through, in order, or NULL */
+	struct proxy_url **proxy_urls;
+	size_t n_proxies;
+	/*
+	 * What endpoint_prepare decided: the layers every connection runs
+	 * (NULL-terminated: proxy hops, then the kind's), each one's state,
+	 * and with proxies the tcp endpoint of the first, which is what
+	 * is connected to.
+	 */
+	const struct layer **layers;
+	void **layer_state;
+	struct endpoint *via;
 };
 
 /*

@@ -11,7 +11,10 @@
 #include "parse.h"
 
 enum option_role { ROLE_ANY, ROLE_LISTEN, ROLE_CONNECT };
-enum option_type { TYPE_STRING, TYPE_FLAG, TYPE_SECONDS, TYPE_MODE };
+enum option_type {
+	TYPE_STRING, TYPE_FLAG, TYPE_SECONDS, TYPE_MODE,
+	TYPE_PROXY,		/* repeatable: a chain, in order */
+};
 
 struct endpoint_option {
 	const char *name;
@@ -37,6 +40,7 @@ static const struct endpoint_option endpoint_options[] = {
 	{ "require-client-cert", KIND_OPT_TLS, ROLE_LISTEN, TYPE_FLAG,
 	  AT(require_client_cert) },
 	{ "mode", KIND_OPT_FILE, ROLE_LISTEN, TYPE_MODE, AT(mode) },
+	{ "via", KIND_OPT_PROXY, ROLE_CONNECT, TYPE_PROXY, AT(proxies) },
 };
 
 #define N_OPTIONS (sizeof(endpoint_options) / sizeof(endpoint_options[0]))
@@ -137,6 +141,35 @@ static const char *option_misplaced(struct endpoint *ep,
 	return NULL;
 }
 
+/*
+ * via=URL: the first on an endpoint replaces --proxy's chain, each
+ * further one adds a hop; via=direct leaves the endpoint's chain empty.
+ * The URLs are checked once the whole endpoint is read (endpoint.c).
+ */
+static const char *option_add_proxy(struct endpoint *ep, const char *value)
+{
+	size_t n = 0;
+	const char **list;
+
+	if (value == NULL || *value == '\0') {
+		return "option 'via' needs a proxy URL (or direct)";
+	}
+	while (ep->own_proxies != NULL && ep->own_proxies[n] != NULL) {
+		n++;
+	}
+	list = talloc_realloc(ep, ep->own_proxies, const char *, n + 2);
+	if (list == NULL) {
+		return "out of memory";
+	}
+	if (strcmp(value, "direct") != 0) {
+		list[n++] = value;
+	}
+	list[n] = NULL;
+	ep->own_proxies = list;
+	ep->set.proxies = list;
+	return NULL;
+}
+
 /* Set o from value (unescaped, on ep); NULL or why not. */
 static const char *option_set(struct endpoint *ep,
 			      const struct endpoint_option *o,
@@ -167,6 +200,8 @@ static const char *option_set(struct endpoint *ep,
 	case TYPE_MODE:
 		ok = value != NULL && parse_mode(value, (int *)(void *)field);
 		break;
+	case TYPE_PROXY:
+		return option_add_proxy(ep, value);
 	}
 	if (!ok) {
 		return talloc_asprintf(ep, "option '%s': invalid value '%s'",

@@ -1,12 +1,14 @@
 /*
  * layer.h - stages run on a stream once it is open
  *
- * A layer takes an open stream and hands back a stream: TLS today;
- * SOCKS, HTTP CONNECT and the PROXY protocol are layers too.  A kind
+ * A layer takes an open stream and hands back a stream: TLS, a hop
+ * through a SOCKS or HTTP proxy, the PROXY protocol's header.  A kind
  * lists the layers every connection of it runs (tls: TCP, then the TLS
- * layer); they run in order, after the transport connects (channel.c,
- * within the connect timeout) or accepts (session.c, within the
- * handshake timeout).  Layers know nothing of commands.
+ * layer); an endpoint's options add more (via=: a proxy hop each, before
+ * the kind's).  endpoint_prepare puts them in order (struct endpoint's
+ * layers); they run after the transport connects (channel.c, within the
+ * connect timeout) or accepts (session.c, within the handshake
+ * timeout).  Layers know nothing of commands.
  *
  * A layer that reads past its own handshake (a proxy's reply followed by
  * the first bytes of the conversation) must not lose those bytes: it
@@ -35,12 +37,14 @@ struct layer {
 		       char **error);
 	/*
 	 * Run the layer on chan->stream; when done, chan->stream is the
-	 * stream the next stage uses (owning the one before).
+	 * stream the next stage uses (owning the one before).  client is
+	 * the accepted client chan was opened for (relay's BACK), or NULL.
 	 */
 	struct tevent_req *(*send)(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
 				   struct channel *chan,
-				   const struct endpoint *ep, void *state);
+				   const struct endpoint *ep,
+				   const struct channel *client, void *state);
 	/* 0, or -1 with *error (on mem_ctx) saying why, without the name */
 	int (*recv)(struct tevent_req *req, TALLOC_CTX *mem_ctx, char **error);
 };
@@ -49,14 +53,16 @@ struct layer {
 bool layers_present(const struct endpoint *ep);
 
 /*
- * Run ep's layers on chan in order.  An accepted chan (ep listening)
- * must be done within ep->set.handshake_timeout_ms: a client that never
- * finishes its handshake is dropped.
+ * Run ep's layers on chan in order (client: as for struct layer's send).
+ * An accepted chan (ep listening) must be done within
+ * ep->set.handshake_timeout_ms: a client that never finishes its
+ * handshake is dropped.
  */
 struct tevent_req *layers_run_send(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
 				   struct channel *chan,
-				   const struct endpoint *ep);
+				   const struct endpoint *ep,
+				   const struct channel *client);
 /* 0, or -1 with *error (on mem_ctx): "NAME: reason". */
 int layers_run_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 		    char **error);

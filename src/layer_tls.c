@@ -77,7 +77,8 @@ static void tls_layer_done(struct tevent_req *subreq);
 static struct tevent_req *tls_send(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
 				   struct channel *chan,
-				   const struct endpoint *ep, void *params)
+				   const struct endpoint *ep,
+				   const struct channel *client, void *params)
 {
 	struct tevent_req *req, *subreq;
 	struct tls_layer_state *state;
@@ -163,7 +164,8 @@ static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
 static struct tevent_req *tls_send(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
 				   struct channel *chan,
-				   const struct endpoint *ep, void *params)
+				   const struct endpoint *ep,
+				   const struct channel *client, void *params)
 {
 	return NULL;	/* never prepared, never run */
 }

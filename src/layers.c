@@ -11,13 +11,14 @@
 
 bool layers_present(const struct endpoint *ep)
 {
-	return ep->kind->layers != NULL && ep->kind->layers[0] != NULL;
+	return ep->layers != NULL && ep->layers[0] != NULL;
 }
 
 struct layers_run_state {
 	struct tevent_context *ev;
 	struct channel *chan;
 	const struct endpoint *ep;
+	const struct channel *client;
 	size_t next;
 	char *error;
 };
@@ -28,7 +29,8 @@ static void layers_run_done(struct tevent_req *subreq);
 struct tevent_req *layers_run_send(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
 				   struct channel *chan,
-				   const struct endpoint *ep)
+				   const struct endpoint *ep,
+				   const struct channel *client)
 {
 	struct tevent_req *req;
 	struct layers_run_state *state;
@@ -41,6 +43,7 @@ struct tevent_req *layers_run_send(TALLOC_CTX *mem_ctx,
 	state->ev = ev;
 	state->chan = chan;
 	state->ep = ep;
+	state->client = client;
 	if (ep->listening && ms > 0 &&
 	    !tevent_req_set_endtime(req, ev,
 			tevent_timeval_current_ofs(ms / 1000,
@@ -62,15 +65,14 @@ static void layers_run_next(struct tevent_req *req)
 	const struct layer *l;
 	struct tevent_req *subreq;
 
-	if (state->ep->kind->layers == NULL ||
-	    state->ep->kind->layers[state->next] == NULL) {
+	if (state->ep->layers == NULL ||
+	    state->ep->layers[state->next] == NULL) {
 		tevent_req_done(req);
 		return;
 	}
-	l = state->ep->kind->layers[state->next];
+	l = state->ep->layers[state->next];
 	subreq = l->send(state, state->ev, state->chan, state->ep,
-			 state->ep->layer_state != NULL
-			 ? state->ep->layer_state[state->next] : NULL);
+			 state->client, state->ep->layer_state[state->next]);
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}
@@ -83,7 +85,7 @@ static void layers_run_done(struct tevent_req *subreq)
 							  struct tevent_req);
 	struct layers_run_state *state = tevent_req_data(req,
 					struct layers_run_state);
-	const struct layer *l = state->ep->kind->layers[state->next];
+	const struct layer *l = state->ep->layers[state->next];
 	char *error = NULL;
 
 	if (l->recv(subreq, state, &error) == -1) {
@@ -111,7 +113,7 @@ int layers_run_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 	}
 	if (rs == TEVENT_REQ_TIMED_OUT) {
 		/* a listener's clients only: see layers_run_send */
-		const struct layer *l = state->ep->kind->layers[state->next];
+		const struct layer *l = state->ep->layers[state->next];
 
 		*error = talloc_asprintf(mem_ctx, "%s: %s handshake timed out",
 					 state->chan->name,

@@ -206,7 +206,7 @@ static void server_new_client(struct channel *front, void *private_data)
 		struct tevent_req *subreq;
 
 		subreq = layers_run_send(s, srv->run->ev, s->front,
-					 srv->conf.front);
+					 srv->conf.front, NULL);
 		if (subreq == NULL) {
 			log_error("out of memory");
 			talloc_free(s);

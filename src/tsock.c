@@ -22,6 +22,7 @@
 #include "layer.h"
 #include "log.h"
 #include "parse.h"
+#include "proxy_url.h"
 #include "resolve_pool.h"
 
 enum {
@@ -29,7 +30,7 @@ enum {
 	OPT_MAX_SESSIONS, OPT_POOL, OPT_MAX_RATE, OPT_FRAME, OPT_MAX_PDU,
 	OPT_MAX_BUFFER, OPT_HELP, OPT_USAGE, OPT_COMPLETE,
 	OPT_V4, OPT_V6, OPT_CAFILE, OPT_CERT, OPT_KEY, OPT_SERVERNAME,
-	OPT_PIN,
+	OPT_PIN, OPT_PROXY,
 	OPT_COUNT
 };
 
@@ -89,6 +90,10 @@ static const struct poptOption option_table[] = {
 	{ "require-client-cert", 0, POPT_ARG_NONE, &flag_require_client_cert,
 	  0, "tls listener: clients must show a valid certificate",
 	  NULL },
+	{ "proxy", 0, POPT_ARG_STRING, NULL, OPT_PROXY,
+	  "reach tcp: and tls: endpoints through this proxy "
+	  "(socks5://, socks5h://, socks4://, socks4a://, http://); "
+	  "repeat to chain (endpoints: via=)", "URL" },
 	{ "verbose", 'v', POPT_ARG_NONE, &flag_verbose, 0,
 	  "report connections and byte counts on stderr", NULL },
 	{ "hexdump", 'x', POPT_ARG_NONE, &flag_hexdump, 0,
@@ -109,7 +114,8 @@ static const char help_tail[] =
 "\nEndpoint options, after commas (tls:HOST:443,cafile=ca.pem): each\n"
 "  overrides the global option of its name for that endpoint alone:\n"
 "  timeout= cafile= cert= key= servername= pin= insecure\n"
-"  require-client-cert mode= (a unix listener's socket file).  A comma\n"
+"  require-client-cert mode= (a unix listener's socket file) via=URL\n"
+"  (a proxy hop; repeat to chain, via=direct for none).  A comma\n"
 "  that belongs to the address is written \\,\n"
 "\nFraming presets for --frame: u8 u16be u16le u32be u32le u64be u64le\n"
 "  nbss dcerpc, or offset=N,size=N,be|le,adjust=N,include-header,max=N\n"
@@ -244,7 +250,34 @@ static const char *apply_max_pdu(struct tsock_options *opts,
 struct option_values {
 	char *text[OPT_COUNT];
 	int connect_timeout_ms;
+	const char **proxies;	/* --proxy's, in order (talloc) */
+	size_t n_proxies;
 };
+
+/* --proxy URL: checked now, kept in order (a chain). */
+static bool take_proxy(struct option_values *vals, const char *url)
+{
+	struct proxy_url *parsed;
+	char *error = NULL;
+	const char **list;
+
+	parsed = proxy_url_parse(NULL, url, &error);
+	if (parsed == NULL) {
+		fprintf(stderr, "tsock: --proxy: %s\n", error);
+		talloc_free(error);
+		return false;
+	}
+	talloc_free(parsed);
+	list = talloc_realloc(NULL, vals->proxies, const char *,
+			      vals->n_proxies + 2);
+	if (list == NULL) {
+		return false;
+	}
+	list[vals->n_proxies] = talloc_strdup(list, url);
+	list[++vals->n_proxies] = NULL;
+	vals->proxies = list;
+	return list[vals->n_proxies - 1] != NULL;
+}
 
 /* Store one option's value; false if it is not valid. */
 static bool take_option(struct tsock_options *opts,
@@ -311,6 +344,7 @@ static void endpoint_defaults(struct tsock_options *opts,
 	set->pin = vals->text[OPT_PIN];
 	set->insecure = flag_insecure != 0;
 	set->require_client_cert = flag_require_client_cert != 0;
+	set->proxies = vals->proxies;
 }
 
 /* --frame and --max-pdu; false after printing why not. */
@@ -338,6 +372,24 @@ static bool apply_frame(struct tsock_options *opts,
 		return false;
 	}
 	return true;
+}
+
+/* False if --proxy was given but no endpoint can use it. */
+static bool proxy_has_use(const struct tsock_options *opts,
+			  struct endpoint **eps, int n)
+{
+	int i;
+
+	if (opts->endpoint.proxies == NULL) {
+		return true;
+	}
+	for (i = 0; i < n; i++) {
+		if (!eps[i]->listening &&
+		    (eps[i]->kind->options & KIND_OPT_PROXY)) {
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Run the command args[0] with its arguments; the exit status. */
@@ -383,6 +435,12 @@ static int run_command(TALLOC_CTX *mem_ctx, const struct tsock_options *opts,
 			return TSOCK_EXIT_USAGE;
 		}
 	}
+	if (!proxy_has_use(opts, eps, n)) {
+		fprintf(stderr, "tsock: --proxy: no endpoint here goes through "
+			"it (it applies to tcp: and tls: endpoints tsock "
+			"connects to)\n");
+		return TSOCK_EXIT_USAGE;
+	}
 	return cmd->run(opts, eps, n);
 }
 
@@ -417,6 +475,15 @@ static int read_options(poptContext pc, struct tsock_options *opts,
 			status = complete(arg);
 			free(arg);
 			return status;
+		}
+		if (rc == OPT_PROXY) {
+			bool ok = take_proxy(vals, arg);
+
+			free(arg);
+			if (!ok) {
+				return TSOCK_EXIT_USAGE;
+			}
+			continue;
 		}
 		if (!take_option(opts, vals, rc, arg)) {
 			if (rc == OPT_MAX_BUFFER) {
@@ -497,6 +564,7 @@ int main(int argc, const char **argv)
 	for (i = 0; i < OPT_COUNT; i++) {
 		free(vals.text[i]);
 	}
+	talloc_free(vals.proxies);
 	talloc_free(mem_ctx);
 	poptFreeContext(pc);
 	resolve_pool_stop();

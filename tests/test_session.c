@@ -157,7 +157,8 @@ struct mark_state {
 static struct tevent_req *mark_send(TALLOC_CTX *mem_ctx,
 				    struct tevent_context *ev,
 				    struct channel *chan,
-				    const struct endpoint *ep, void *state)
+				    const struct endpoint *ep,
+				    const struct channel *client, void *state)
 {
 	const char *name = state;
 	struct mark_state *ms;
@@ -243,6 +244,7 @@ static void test_layers_in_order(void **state)
 	close(peer_fd);
 
 	kind.layers = bad_layers;
+	TALLOC_FREE(ep->layers);
 	TALLOC_FREE(ep->layer_state);
 	assert_int_equal(endpoint_prepare(ep, &error), 0);
 	layer_trace[0] = '\0';
