@@ -21,22 +21,16 @@
 #include "layer.h"
 #include "layer_proxy.h"
 #include "log.h"
+#include "proxy_io.h"
 #include "proxy_wire.h"
 #include "resolve.h"
 
 struct hop_state {
-	struct tevent_context *ev;
+	struct proxy_io io;		/* first: the steps' data */
 	struct channel *chan;
 	const struct proxy_hop *hop;
-	uint8_t out[PROXY_REQUEST_MAX];
-	size_t out_len;
-	uint8_t in[PROXY_REPLY_MAX];
-	size_t in_len;
-	size_t want;			/* bytes in[] should hold */
-	struct iovec iov;
 	uint8_t addr[16];		/* the target, resolved here */
 	int addr_family;		/* AF_INET, AF_INET6, or 0: a name */
-	void (*then)(struct tevent_req *req);
 	char *error;
 };
 
@@ -50,115 +44,21 @@ static void hop_fail(struct tevent_req *req, const char *why)
 	tevent_req_error(req, EPROTO);
 }
 
-static void hop_written(struct tevent_req *subreq);
-static void hop_read_done(struct tevent_req *subreq);
-
-/* Send out[0..out_len), then go on with then. */
-static void hop_write(struct tevent_req *req,
-		      void (*then)(struct tevent_req *req))
+static void hop_io_failed(struct tevent_req *req, int err, bool writing)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
-	struct tevent_req *subreq;
 
-	state->then = then;
-	state->iov.iov_base = state->out;
-	state->iov.iov_len = state->out_len;
-	subreq = tstream_writev_send(state, state->ev, state->chan->stream,
-				     &state->iov, 1);
-	if (tevent_req_nomem(subreq, req)) {
-		return;
-	}
-	tevent_req_set_callback(subreq, hop_written, req);
+	hop_fail(req, writing ? talloc_asprintf(state, "sending the request: "
+						"%s", strerror(err))
+		 : proxy_io_read_error(state, err, "reply"));
 }
 
-static void hop_written(struct tevent_req *subreq)
+#define hop_write(req, then) proxy_io_write(&hop_of(req)->io, (then))
+#define hop_read(req, n, then) proxy_io_read(&hop_of(req)->io, (n), (then))
+
+static struct hop_state *hop_of(struct tevent_req *req)
 {
-	struct tevent_req *req = tevent_req_callback_data(subreq,
-							  struct tevent_req);
-	struct hop_state *state = tevent_req_data(req, struct hop_state);
-	int err = 0;
-
-	if (tstream_writev_recv(subreq, &err) == -1) {
-		TALLOC_FREE(subreq);
-		hop_fail(req, talloc_asprintf(state, "sending the request: %s",
-					      strerror(err)));
-		return;
-	}
-	TALLOC_FREE(subreq);
-	state->then(req);
-}
-
-/*
- * Read until in[] holds n bytes, then go on with then.  For HTTP (n 0)
- * read a byte at a time up to the end of the header block.
- */
-static int hop_next_vector(struct tstream_context *stream, void *private_data,
-			   TALLOC_CTX *mem_ctx, struct iovec **vector,
-			   size_t *count)
-{
-	struct hop_state *state = private_data;
-
-	if (state->want == 0) {		/* HTTP: a header block */
-		if (http_head_complete(state->in, state->in_len)) {
-			*count = 0;
-			return 0;
-		}
-		if (state->in_len == sizeof(state->in)) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-		state->iov.iov_base = state->in + state->in_len;
-		state->iov.iov_len = 1;
-		state->in_len++;
-	} else if (state->in_len < state->want) {
-		state->iov.iov_base = state->in + state->in_len;
-		state->iov.iov_len = state->want - state->in_len;
-		state->in_len = state->want;
-	} else {
-		*count = 0;
-		return 0;
-	}
-	*vector = &state->iov;
-	*count = 1;
-	return 0;
-}
-
-static void hop_read(struct tevent_req *req, size_t total,
-		     void (*then)(struct tevent_req *req))
-{
-	struct hop_state *state = tevent_req_data(req, struct hop_state);
-	struct tevent_req *subreq;
-
-	state->then = then;
-	state->want = total;
-	subreq = tstream_readv_pdu_send(state, state->ev, state->chan->stream,
-					hop_next_vector, state);
-	if (tevent_req_nomem(subreq, req)) {
-		return;
-	}
-	tevent_req_set_callback(subreq, hop_read_done, req);
-}
-
-static void hop_read_done(struct tevent_req *subreq)
-{
-	struct tevent_req *req = tevent_req_callback_data(subreq,
-							  struct tevent_req);
-	struct hop_state *state = tevent_req_data(req, struct hop_state);
-	int err = 0;
-
-	if (tstream_readv_pdu_recv(subreq, &err) == -1) {
-		TALLOC_FREE(subreq);
-		hop_fail(req, err == EMSGSIZE
-			 ? "reply header longer than it may be"
-			 : err == EPIPE || err == ECONNRESET || err == 0
-			 ? "closed the connection before its reply was "
-			   "complete"
-			 : talloc_asprintf(state, "reading the reply: %s",
-					   strerror(err)));
-		return;
-	}
-	TALLOC_FREE(subreq);
-	state->then(req);
+	return tevent_req_data(req, struct hop_state);
 }
 
 /* ------------------------------------------------------------- SOCKS5 */
@@ -170,7 +70,7 @@ static void socks5_start(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 
-	state->out_len = socks5_greeting(state->out,
+	state->io.out_len = socks5_greeting(state->io.out,
 					 state->hop->url->user != NULL);
 	hop_write(req, socks5_chose_method);
 }
@@ -188,14 +88,14 @@ static void socks5_read_method(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 	const struct proxy_url *url = state->hop->url;
-	const char *why = socks5_check_method(state->in, url->user != NULL);
+	const char *why = socks5_check_method(state->io.in, url->user != NULL);
 
 	if (why != NULL) {
 		hop_fail(req, why);
 		return;
 	}
-	if (state->in[1] == SOCKS5_AUTH_USERPASS) {
-		state->out_len = socks5_userpass(state->out, url->user,
+	if (state->io.in[1] == SOCKS5_AUTH_USERPASS) {
+		state->io.out_len = socks5_userpass(state->io.out, url->user,
 						 url->pass);
 		hop_write(req, socks5_read_auth);
 		return;
@@ -207,7 +107,7 @@ static void socks5_read_auth(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 
-	state->in_len = 0;
+	state->io.in_len = 0;
 	hop_read(req, 2, socks5_auth_done);
 }
 
@@ -215,7 +115,7 @@ static void socks5_auth_done(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 
-	if (state->in[1] != 0) {
+	if (state->io.in[1] != 0) {
 		hop_fail(req, "user name or password rejected");
 		return;
 	}
@@ -229,12 +129,12 @@ static void socks5_send_request(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 
-	state->out_len = socks5_connect_request(state->out,
+	state->io.out_len = socks5_connect_request(state->io.out,
 						state->addr_family,
 						state->addr,
 						state->hop->target_host,
 						state->hop->target_port);
-	state->in_len = 0;
+	state->io.in_len = 0;
 	hop_write(req, socks5_read_reply);
 }
 
@@ -248,13 +148,13 @@ static void socks5_reply_done(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 	size_t total = 0;
-	const char *why = socks5_check_reply(state->in, state->in_len, &total);
+	const char *why = socks5_check_reply(state->io.in, state->io.in_len, &total);
 
 	if (why != NULL) {
 		hop_fail(req, why);
 		return;
 	}
-	if (state->in_len < total) {
+	if (state->io.in_len < total) {
 		hop_read(req, total, socks5_reply_done);	/* BND.ADDR */
 		return;
 	}
@@ -271,7 +171,7 @@ static void socks4_start(struct tevent_req *req)
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 	const struct proxy_url *url = state->hop->url;
 
-	state->out_len = socks4_connect_request(state->out,
+	state->io.out_len = socks4_connect_request(state->io.out,
 				state->addr_family == AF_INET
 				? state->addr : NULL,
 				state->hop->target_host,
@@ -288,7 +188,7 @@ static void socks4_read_reply(struct tevent_req *req)
 static void socks4_reply_done(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
-	const char *why = socks4_check_reply(state->in);
+	const char *why = socks4_check_reply(state->io.in);
 
 	if (why != NULL) {
 		hop_fail(req, why);
@@ -308,7 +208,7 @@ static void http_start(struct tevent_req *req)
 	const struct proxy_url *url = state->hop->url;
 	ssize_t n;
 
-	n = http_connect_request((char *)state->out, sizeof(state->out),
+	n = http_connect_request((char *)state->io.out, sizeof(state->io.out),
 				 state->hop->target_host,
 				 state->hop->target_port, url->user,
 				 url->pass);
@@ -316,7 +216,7 @@ static void http_start(struct tevent_req *req)
 		hop_fail(req, "request too long");
 		return;
 	}
-	state->out_len = (size_t)n;
+	state->io.out_len = (size_t)n;
 	hop_write(req, http_read_reply);
 }
 
@@ -328,7 +228,7 @@ static void http_read_reply(struct tevent_req *req)
 static void http_reply_done(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
-	char *why = http_check_reply(state, state->in, state->in_len);
+	char *why = http_check_reply(state, state->io.in, state->io.in_len);
 
 	if (why != NULL) {
 		hop_fail(req, why);
@@ -357,7 +257,10 @@ static struct tevent_req *proxy_send(TALLOC_CTX *mem_ctx,
 	if (req == NULL) {
 		return NULL;
 	}
-	state->ev = ev;
+	state->io.ev = ev;
+	state->io.stream = chan->stream;
+	state->io.req = req;
+	state->io.failed = hop_io_failed;
 	state->chan = chan;
 	state->hop = hop;
 	log_verbose("%s: asking for %s:%u", hop->url->label, hop->target_host,
