@@ -230,6 +230,27 @@ struct channel *channel_opener_result(struct tevent_req *req,
 	return talloc_steal(mem_ctx, *chan);
 }
 
+int channel_open_errno(struct tevent_req *req)
+{
+	struct channel_open_state *state = tevent_req_data(req,
+					struct channel_open_state);
+	enum tevent_req_state rs;
+	uint64_t err;
+
+	if (!tevent_req_is_error(req, &rs, &err)) {
+		return 0;
+	}
+	if (rs == TEVENT_REQ_TIMED_OUT) {
+		return ETIMEDOUT;
+	}
+	if (state->chan != NULL && rs == TEVENT_REQ_USER_ERROR &&
+	    err == EPROTO) {
+		return EPROTO;		/* open, then a layer refused */
+	}
+	return state->args != NULL && state->args->err != 0 ? state->args->err
+							      : EIO;
+}
+
 struct channel *channel_open_recv(struct tevent_req *req,
 				  TALLOC_CTX *mem_ctx, char **error)
 {

@@ -83,6 +83,14 @@ struct channel *channel_open_recv(struct tevent_req *req,
 				  TALLOC_CTX *mem_ctx, char **error);
 
 /*
+ * Why a failed open failed, as an errno, before channel_open_recv:
+ * ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH (also: a name that does not
+ * resolve), ENETUNREACH, ELOOP (only our own address), EPROTO (a layer
+ * refused), or EIO when not known.
+ */
+int channel_open_errno(struct tevent_req *req);
+
+/*
  * True if ss is the channel's own bound address (see struct channel):
  * the same port, and the same address or a wildcard one; the same path
  * for unix sockets.  A datagram "from" there is one we sent ourselves,

@@ -27,6 +27,11 @@ const struct command commands[] = {
 	  "listen on FRONT; relay each client (or UDP peer)\n"
 	  "to a new connection to BACK",
 	  2, 2, true, false, NULL, cmd_relay },
+	{ "proxy", "proxy [FRONT]", "at most one FRONT",
+	  "a SOCKS5, SOCKS4/4a and HTTP CONNECT proxy on\n"
+	  "FRONT (default " TSOCK_PROXY_DEFAULT "); see\n"
+	  "--auth, --allow-target, --deny-target",
+	  0, 1, true, false, TSOCK_PROXY_DEFAULT, cmd_proxy },
 	{ "udp-echo", "udp-echo [ENDPOINT]", "at most one ENDPOINT",
 	  "echo datagrams back to their senders\n"
 	  "(default " TSOCK_UDP_ECHO_DEFAULT ")",

@@ -39,6 +39,7 @@ int cmd_listen(const struct tsock_options *opts, struct endpoint **eps,
 int cmd_relay(const struct tsock_options *opts, struct endpoint **eps, int n);
 int cmd_udp_echo(const struct tsock_options *opts, struct endpoint **eps,
 		 int n);
+int cmd_proxy(const struct tsock_options *opts, struct endpoint **eps, int n);
 
 /*
  * Get eps ready (endpoint_prepare) before anything is opened; false

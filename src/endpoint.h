@@ -76,6 +76,7 @@ struct open_args {
 	struct selfloop *self;
 	void *owner;
 	char *trying;
+	int err;	/* why it failed, if the opener knows: an errno */
 };
 
 /* Option groups a kind accepts (struct endpoint_kind.options). */

@@ -187,6 +187,7 @@ static void inet_open_resolved(struct tevent_req *subreq)
 	if (state->naddrs == -1) {
 		state->error = talloc_asprintf(state, "cannot resolve '%s': %s",
 					       state->ep->host, error);
+		state->args->err = EHOSTUNREACH;
 		TALLOC_FREE(subreq);
 		tevent_req_error(req, EHOSTUNREACH);
 		return;
@@ -241,6 +242,9 @@ static void inet_open_try_next(struct tevent_req *req)
 				strerror(state->last_err != 0
 					 ? state->last_err : EHOSTUNREACH));
 		}
+		state->args->err = state->skipped_self && state->last_err == 0
+				   ? ELOOP : state->last_err != 0
+				   ? state->last_err : EHOSTUNREACH;
 		tevent_req_error(req, state->last_err != 0 ? state->last_err
 							   : EHOSTUNREACH);
 		return;

@@ -13,6 +13,7 @@
 
 /* Defaults, documented in tsock(1). */
 #define TSOCK_UDP_ECHO_DEFAULT "udp:127.0.0.1:7007"
+#define TSOCK_PROXY_DEFAULT "tcp:127.0.0.1:1080"
 #define TSOCK_SESSION_IDLE_MS (60 * 1000)
 #define TSOCK_LINGER_MS 1000
 #define TSOCK_MAX_CONNS 10000
@@ -41,6 +42,9 @@ struct tsock_options {
 	 * own options (,timeout=...) override: see endpoint.h.
 	 */
 	struct endpoint_settings endpoint;
+	/* tsock proxy: --allow-target, --deny-target, --auth */
+	struct target_rules *target_rules;
+	const char *const *proxy_users;	/* "USER:PASS"..., or NULL */
 };
 
 /* Exit statuses, documented in tsock(1). */

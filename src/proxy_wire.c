@@ -5,8 +5,12 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include "proxy_wire.h"
 
@@ -284,4 +288,343 @@ char *http_check_reply(TALLOC_CTX *mem_ctx, const uint8_t *buf, size_t len)
 				       "credentials, or some: "
 				       "http://USER:PASS@...)" : "");
 	}
+}
+
+/* ------------------------------------------------------------ server */
+
+/* Address bytes to text in r->host. */
+static void request_address(struct proxy_request *r, int family,
+			    const uint8_t *addr)
+{
+	inet_ntop(family, addr, r->host, sizeof(r->host));
+	r->is_name = false;
+}
+
+/* A name from a request: no NULs, at least a byte, printable. */
+static bool request_name(struct proxy_request *r, const uint8_t *name,
+			 size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > PROXY_NAME_MAX) {
+		return false;
+	}
+	for (i = 0; i < len; i++) {
+		if (name[i] <= 0x20 || name[i] >= 0x7f) {
+			return false;
+		}
+	}
+	memcpy(r->host, name, len);
+	r->host[len] = '\0';
+	r->is_name = true;
+	return true;
+}
+
+int socks5_request_parse(const uint8_t *in, size_t len, size_t *total,
+			 struct proxy_request *r, uint8_t *code)
+{
+	size_t need;
+
+	if (in[0] != SOCKS5_VERSION || in[2] != 0) {
+		*code = 1;
+		return -1;
+	}
+	if (in[1] != SOCKS5_CMD_CONNECT) {
+		*code = 7;	/* BIND, UDP ASSOCIATE: not served */
+		return -1;
+	}
+	switch (in[3]) {
+	case SOCKS5_ATYP_IPV4:
+		need = 4 + 4 + 2;
+		break;
+	case SOCKS5_ATYP_IPV6:
+		need = 4 + 16 + 2;
+		break;
+	case SOCKS5_ATYP_NAME:
+		need = 4 + 1 + (size_t)in[4] + 2;
+		break;
+	default:
+		*code = 8;
+		return -1;
+	}
+	if (len < need) {
+		*total = need;
+		return 1;
+	}
+	if (in[3] == SOCKS5_ATYP_IPV4) {
+		request_address(r, AF_INET, in + 4);
+	} else if (in[3] == SOCKS5_ATYP_IPV6) {
+		request_address(r, AF_INET6, in + 4);
+	} else if (!request_name(r, in + 5, in[4])) {
+		*code = 4;	/* no such host can be reached */
+		return -1;
+	}
+	r->port = (uint16_t)(in[need - 2] << 8 | in[need - 1]);
+	return 0;
+}
+
+int socks5_userpass_parse(const uint8_t *in, size_t len, size_t *total,
+			  struct proxy_request *r)
+{
+	size_t ul, pl;
+
+	if (in[0] != 1 || in[1] == 0) {
+		return -1;
+	}
+	ul = in[1];
+	if (len < 2 + ul + 1) {
+		*total = 2 + ul + 1;
+		return 1;
+	}
+	pl = in[2 + ul];
+	if (len < 2 + ul + 1 + pl) {
+		*total = 2 + ul + 1 + pl;
+		return 1;
+	}
+	memcpy(r->user, in + 2, ul);
+	r->user[ul] = '\0';
+	memcpy(r->pass, in + 3 + ul, pl);
+	r->pass[pl] = '\0';
+	r->has_credentials = true;
+	return 0;
+}
+
+size_t socks5_reply(uint8_t *out, uint8_t code, const struct sockaddr *bound)
+{
+	size_t n = 0;
+
+	out[n++] = SOCKS5_VERSION;
+	out[n++] = code;
+	out[n++] = 0;
+	if (bound != NULL && bound->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+			(const struct sockaddr_in6 *)bound;
+
+		out[n++] = SOCKS5_ATYP_IPV6;
+		memcpy(out + n, &s6->sin6_addr, 16);
+		n += 16;
+		memcpy(out + n, &s6->sin6_port, 2);
+	} else if (bound != NULL && bound->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 =
+			(const struct sockaddr_in *)bound;
+
+		out[n++] = SOCKS5_ATYP_IPV4;
+		memcpy(out + n, &s4->sin_addr, 4);
+		n += 4;
+		memcpy(out + n, &s4->sin_port, 2);
+	} else {
+		out[n++] = SOCKS5_ATYP_IPV4;
+		memset(out + n, 0, 6);
+		n += 4;
+	}
+	return n + 2;
+}
+
+int socks4_request_parse(const uint8_t *in, size_t len,
+			 struct proxy_request *r)
+{
+	const uint8_t *user_end, *name;
+	bool is_4a = in[4] == 0 && in[5] == 0 && in[6] == 0 && in[7] != 0;
+	size_t ul;
+
+	if (in[0] != 4 || in[1] != 1) {
+		return -1;	/* BIND is not served */
+	}
+	if (len < 9) {
+		return 1;
+	}
+	user_end = memchr(in + 8, '\0', len - 8);
+	if (user_end == NULL) {
+		return len - 8 > PROXY_NAME_MAX ? -1 : 1;
+	}
+	ul = (size_t)(user_end - (in + 8));
+	if (!is_4a) {
+		request_address(r, AF_INET, in + 4);
+	} else {
+		name = user_end + 1;
+		if (name >= in + len ||
+		    memchr(name, '\0', (size_t)(in + len - name)) == NULL) {
+			return (size_t)(in + len - name) > PROXY_NAME_MAX
+			       ? -1 : 1;
+		}
+		if (!request_name(r, name, strlen((const char *)name))) {
+			return -1;
+		}
+	}
+	memcpy(r->user, in + 8, ul);
+	r->user[ul] = '\0';
+	r->port = (uint16_t)(in[2] << 8 | in[3]);
+	return 0;
+}
+
+static int base64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z') {
+		return c - 'A';
+	}
+	if (c >= 'a' && c <= 'z') {
+		return c - 'a' + 26;
+	}
+	if (c >= '0' && c <= '9') {
+		return c - '0' + 52;
+	}
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+ssize_t base64_decode(uint8_t *out, size_t size, const char *in, size_t len)
+{
+	size_t i, n = 0;
+	unsigned bits = 0, nbits = 0;
+
+	while (len > 0 && in[len - 1] == '=') {
+		len--;
+	}
+	for (i = 0; i < len; i++) {
+		int v = base64_value(in[i]);
+
+		if (v < 0) {
+			return -1;
+		}
+		bits = (bits << 6) | (unsigned)v;
+		nbits += 6;
+		if (nbits >= 8) {
+			nbits -= 8;
+			if (n == size) {
+				return -1;
+			}
+			out[n++] = (uint8_t)(bits >> nbits);
+		}
+	}
+	return (ssize_t)n;
+}
+
+/* The value of header name in the block (len bytes), or NULL. */
+static const char *http_header(const char *buf, size_t len, const char *name,
+			       size_t *vlen)
+{
+	const char *line = memchr(buf, '\n', len), *end = buf + len;
+	size_t nl = strlen(name);
+
+	while (line != NULL && line + 1 < end) {
+		const char *start = line + 1, *eol;
+
+		eol = memchr(start, '\n', (size_t)(end - start));
+		if (eol == NULL) {
+			return NULL;
+		}
+		if ((size_t)(eol - start) > nl && start[nl] == ':' &&
+		    strncasecmp(start, name, nl) == 0) {
+			const char *v = start + nl + 1;
+
+			while (v < eol && (*v == ' ' || *v == '\t')) {
+				v++;
+			}
+			*vlen = (size_t)(eol - v);
+			while (*vlen > 0 && (v[*vlen - 1] == '\r' ||
+					     v[*vlen - 1] == ' ')) {
+				(*vlen)--;
+			}
+			return v;
+		}
+		line = eol;
+	}
+	return NULL;
+}
+
+int http_request_parse(const uint8_t *buf, size_t len,
+		       struct proxy_request *r, int *status)
+{
+	const char *s = (const char *)buf, *sp1, *sp2, *eol, *colon, *auth;
+	size_t tl, alen = 0;
+	char target[PROXY_NAME_MAX + 16];
+	uint8_t cred[512];
+	ssize_t cl;
+	unsigned long port;
+	char *end;
+
+	*status = 400;
+	eol = memchr(s, '\n', len);
+	if (eol == NULL) {
+		return -1;
+	}
+	sp1 = memchr(s, ' ', (size_t)(eol - s));
+	if (sp1 == NULL) {
+		return -1;
+	}
+	if ((size_t)(sp1 - s) != 7 || memcmp(s, "CONNECT", 7) != 0) {
+		*status = 405;	/* a forward proxy of tunnels only */
+		return -1;
+	}
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+	if (sp2 == NULL || (size_t)(eol - sp2) < 9 ||
+	    memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+		return -1;
+	}
+	tl = (size_t)(sp2 - sp1 - 1);
+	if (tl == 0 || tl >= sizeof(target)) {
+		return -1;
+	}
+	memcpy(target, sp1 + 1, tl);
+	target[tl] = '\0';
+	if (target[0] == '[') {
+		char *close = strchr(target, ']');
+
+		if (close == NULL || close[1] != ':') {
+			return -1;
+		}
+		*close = '\0';
+		colon = close + 1;
+		/* the address moves down; the port stays after it */
+		memmove(target, target + 1, strlen(target + 1) + 1);
+	} else {
+		colon = strrchr(target, ':');
+		if (colon == NULL) {
+			return -1;
+		}
+		*(char *)colon = '\0';
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port == 0 ||
+	    port > 65535) {
+		return -1;
+	}
+	{
+		uint8_t a[16];
+
+		if (inet_pton(AF_INET, target, a) == 1) {
+			request_address(r, AF_INET, a);
+		} else if (inet_pton(AF_INET6, target, a) == 1) {
+			request_address(r, AF_INET6, a);
+		} else if (!request_name(r, (const uint8_t *)target,
+					 strlen(target))) {
+			return -1;
+		}
+	}
+	r->port = (uint16_t)port;
+	auth = http_header(s, len, "Proxy-Authorization", &alen);
+	if (auth != NULL) {
+		const char *p;
+
+		if (alen < 6 || strncasecmp(auth, "Basic ", 6) != 0) {
+			return -1;
+		}
+		cl = base64_decode(cred, sizeof(cred) - 1, auth + 6, alen - 6);
+		if (cl < 0) {
+			return -1;
+		}
+		cred[cl] = '\0';
+		p = memchr(cred, ':', (size_t)cl);
+		if (p == NULL || (size_t)(p - (char *)cred) >= sizeof(r->user) ||
+		    strlen(p + 1) >= sizeof(r->pass) ||
+		    memchr(cred, '\0', (size_t)cl) != NULL) {
+			memset(cred, 0, sizeof(cred));
+			return -1;
+		}
+		memcpy(r->user, cred, (size_t)(p - (char *)cred));
+		r->user[p - (char *)cred] = '\0';
+		strcpy(r->pass, p + 1);
+		r->has_credentials = true;
+		memset(cred, 0, sizeof(cred));
+	}
+	return 0;
 }

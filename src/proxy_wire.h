@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <talloc.h>
 
@@ -93,5 +94,55 @@ char *http_check_reply(TALLOC_CTX *mem_ctx, const uint8_t *buf, size_t len);
 
 /* Base64 of in (len bytes) into out (4 * ((len + 2) / 3) + 1 bytes). */
 void base64_encode(char *out, const uint8_t *in, size_t len);
+
+
+/* ------------------------------------------------------------ server */
+
+/* Longest target name a request may carry (SOCKS5's limit). */
+#define PROXY_NAME_MAX 255
+
+/* A request a proxy server read: where the client wants to go. */
+struct proxy_request {
+	char host[PROXY_NAME_MAX + 1];	/* a name or an address, as text */
+	bool is_name;
+	uint16_t port;
+	char user[256];			/* RFC 1929's, SOCKS4's or Basic's */
+	char pass[256];
+	bool has_credentials;
+};
+
+/*
+ * SOCKS5 CONNECT request, the len bytes read so far (at least 5):
+ * 0 complete (into *r), 1 read up to *total bytes first, -1 refused
+ * with *code the reply code to send (7: not CONNECT, 8: address type).
+ */
+int socks5_request_parse(const uint8_t *in, size_t len, size_t *total,
+			 struct proxy_request *r, uint8_t *code);
+
+/* RFC 1929 request so far (len >= 2): as socks5_request_parse. */
+int socks5_userpass_parse(const uint8_t *in, size_t len, size_t *total,
+			  struct proxy_request *r);
+
+/* SOCKS5 reply with code and the address the proxy connected from. */
+size_t socks5_reply(uint8_t *out, uint8_t code, const struct sockaddr *bound);
+
+/*
+ * SOCKS4/4a request so far (the 8 fixed bytes, then a byte at a time):
+ * 0 complete, 1 need one more byte, -1 not acceptable (not CONNECT, or
+ * a user id or name longer than PROXY_NAME_MAX).
+ */
+int socks4_request_parse(const uint8_t *in, size_t len,
+			 struct proxy_request *r);
+
+/*
+ * An HTTP request header block: 0 a CONNECT (into *r, with the Basic
+ * credentials if any), -1 not acceptable with *status what to answer
+ * (400 malformed, 405 not CONNECT).
+ */
+int http_request_parse(const uint8_t *buf, size_t len,
+		       struct proxy_request *r, int *status);
+
+/* Base64 decoding of in (len chars) into out (size); -1 if invalid. */
+ssize_t base64_decode(uint8_t *out, size_t size, const char *in, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include "layer.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy_server.h"
 #include "selfloop.h"
 #include "session.h"
 #include "udp_front.h"
@@ -114,7 +115,7 @@ static void session_relay(struct session *s)
 		}
 		ro->idle_timeout_ms = run->opts->session_idle_ms;
 	}
-	if (srv->conf.back != NULL) {
+	if (srv->conf.back != NULL || srv->conf.proxy != NULL) {
 		log_verbose("relaying %s <-> %s", s->front->name,
 			    s->back->name);
 	}
@@ -141,12 +142,38 @@ static void session_back_opened(struct tevent_req *subreq)
 	session_relay(s);
 }
 
+static void session_proxied(struct tevent_req *subreq)
+{
+	struct session *s = tevent_req_callback_data(subreq, struct session);
+	char *error = NULL;
+
+	s->back = proxy_serve_recv(subreq, s, &error);
+	talloc_free(subreq);
+	if (s->back == NULL) {
+		log_error("%s", error);
+		talloc_free(s);
+		return;
+	}
+	session_relay(s);
+}
+
 /* FRONT is ready: open BACK for it, or take the data channel. */
 static void session_open_back(struct session *s)
 {
 	struct server *srv = s->server;
 	struct tevent_req *subreq;
 
+	if (srv->conf.proxy != NULL) {
+		subreq = proxy_serve_send(s, srv->run->ev, s->front,
+					  srv->conf.proxy, srv->self);
+		if (subreq == NULL) {
+			log_error("out of memory");
+			talloc_free(s);
+			return;
+		}
+		tevent_req_set_callback(subreq, session_proxied, s);
+		return;
+	}
 	if (srv->conf.back == NULL) {
 		s->back = srv->conf.data;
 		session_relay(s);

@@ -17,10 +17,14 @@
 #include "endpoint.h"
 #include "run.h"
 
+struct proxy_server_conf;
+
 struct server_conf {
 	const struct endpoint *front;	/* listening */
 	const struct endpoint *back;	/* opened for each client, or */
 	struct channel *data;		/* what every client gets in turn */
+	/* or BACK is where each client's proxy request says (tsock proxy) */
+	const struct proxy_server_conf *proxy;
 	unsigned max_conns;		/* clients at once */
 	unsigned max_sessions;		/* datagram peers at once */
 	/* end the run when the first client is done (listen without -k) */

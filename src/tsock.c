@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <popt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,13 +25,15 @@
 #include "parse.h"
 #include "proxy_url.h"
 #include "resolve_pool.h"
+#include "target_rules.h"
 
 enum {
 	OPT_TIMEOUT = 1, OPT_IDLE, OPT_LINGER, OPT_MAX_CONNS,
 	OPT_MAX_SESSIONS, OPT_POOL, OPT_MAX_RATE, OPT_FRAME, OPT_MAX_PDU,
 	OPT_MAX_BUFFER, OPT_HELP, OPT_USAGE, OPT_COMPLETE,
 	OPT_V4, OPT_V6, OPT_CAFILE, OPT_CERT, OPT_KEY, OPT_SERVERNAME,
-	OPT_PIN, OPT_PROXY,
+	OPT_PIN, OPT_PROXY, OPT_ALLOW_TARGET, OPT_DENY_TARGET, OPT_AUTH,
+	OPT_AUTH_FILE,
 	OPT_COUNT
 };
 
@@ -94,6 +97,18 @@ static const struct poptOption option_table[] = {
 	  "reach tcp: and tls: endpoints through this proxy "
 	  "(socks5://, socks5h://, socks4://, socks4a://, http://); "
 	  "repeat to chain (endpoints: via=)", "URL" },
+	{ "allow-target", 0, POPT_ARG_STRING, NULL, OPT_ALLOW_TARGET,
+	  "proxy: clients may go only where one of these allows "
+	  "(repeatable; HOST[:PORT[-PORT]], HOST an address, CIDR, "
+	  "name, *.domain or *)", "SPEC" },
+	{ "deny-target", 0, POPT_ARG_STRING, NULL, OPT_DENY_TARGET,
+	  "proxy: never where this matches (repeatable; wins over "
+	  "--allow-target)", "SPEC" },
+	{ "auth", 0, POPT_ARG_STRING, NULL, OPT_AUTH,
+	  "proxy: clients must give these credentials (repeatable); "
+	  "without, only loopback clients are served", "USER:PASS" },
+	{ "auth-file", 0, POPT_ARG_STRING, NULL, OPT_AUTH_FILE,
+	  "proxy: USER:PASS lines (# comments) as --auth", "FILE" },
 	{ "verbose", 'v', POPT_ARG_NONE, &flag_verbose, 0,
 	  "report connections and byte counts on stderr", NULL },
 	{ "hexdump", 'x', POPT_ARG_NONE, &flag_hexdump, 0,
@@ -252,7 +267,95 @@ struct option_values {
 	int connect_timeout_ms;
 	const char **proxies;	/* --proxy's, in order (talloc) */
 	size_t n_proxies;
+	TALLOC_CTX *mem;	/* what the proxy options keep */
+	const char **users;	/* --auth's and --auth-file's */
+	size_t n_users;
 };
+
+/* Add one USER:PASS for tsock proxy; false after saying why not. */
+static bool add_user(struct option_values *vals, const char *text,
+		     const char *where)
+{
+	const char **list;
+	const char *colon = strchr(text, ':');
+
+	if (colon == NULL || colon == text || colon[1] == '\0' ||
+	    strlen(text) > 511) {
+		/* never the text: it may be a password */
+		fprintf(stderr, "tsock: %s: expected USER:PASS (neither "
+			"empty, 511 bytes at most)\n", where);
+		return false;
+	}
+	list = talloc_realloc(vals->mem, vals->users, const char *,
+			      vals->n_users + 2);
+	if (list == NULL) {
+		return false;
+	}
+	list[vals->n_users] = talloc_strdup(list, text);
+	list[++vals->n_users] = NULL;
+	vals->users = list;
+	return list[vals->n_users - 1] != NULL;
+}
+
+/* --auth-file: a USER:PASS per line, blank lines and # comments. */
+static bool read_auth_file(struct option_values *vals, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024], where[64];
+	unsigned lineno = 0;
+	bool ok = true;
+
+	if (f == NULL) {
+		fprintf(stderr, "tsock: --auth-file '%s': %s\n", path,
+			strerror(errno));
+		return false;
+	}
+	while (ok && fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\r\n");
+
+		lineno++;
+		line[len] = '\0';
+		if (len == 0 || line[0] == '#') {
+			continue;
+		}
+		snprintf(where, sizeof(where), "--auth-file line %u", lineno);
+		ok = add_user(vals, line, where);
+	}
+	memset(line, 0, sizeof(line));
+	fclose(f);
+	if (ok && vals->n_users == 0) {
+		fprintf(stderr, "tsock: --auth-file '%s': no USER:PASS "
+			"lines\n", path);
+		return false;
+	}
+	return ok;
+}
+
+/* The options of tsock proxy; -1 if not one of them, else success. */
+static int take_proxy_option(struct tsock_options *opts,
+			     struct option_values *vals, int opt,
+			     const char *arg)
+{
+	const char *why;
+
+	switch (opt) {
+	case OPT_ALLOW_TARGET:
+	case OPT_DENY_TARGET:
+		why = target_rules_add(opts->target_rules,
+				       opt == OPT_ALLOW_TARGET, arg);
+		if (why != NULL) {
+			fprintf(stderr, "tsock: --%s '%s': %s\n",
+				option_name(opt), arg, why);
+			return 0;
+		}
+		return 1;
+	case OPT_AUTH:
+		return add_user(vals, arg, "--auth");
+	case OPT_AUTH_FILE:
+		return read_auth_file(vals, arg);
+	}
+	return -1;
+}
 
 /* --proxy URL: checked now, kept in order (a chain). */
 static bool take_proxy(struct option_values *vals, const char *url)
@@ -435,7 +538,14 @@ static int run_command(TALLOC_CTX *mem_ctx, const struct tsock_options *opts,
 			return TSOCK_EXIT_USAGE;
 		}
 	}
-	if (!proxy_has_use(opts, eps, n)) {
+	if (strcmp(cmd->name, "proxy") != 0 &&
+	    (opts->proxy_users != NULL ||
+	     !target_rules_empty(opts->target_rules))) {
+		fprintf(stderr, "tsock: --auth, --auth-file, --allow-target "
+			"and --deny-target are for tsock proxy\n");
+		return TSOCK_EXIT_USAGE;
+	}
+	if (strcmp(cmd->name, "proxy") != 0 && !proxy_has_use(opts, eps, n)) {
 		fprintf(stderr, "tsock: --proxy: no endpoint here goes through "
 			"it (it applies to tcp: and tls: endpoints tsock "
 			"connects to)\n");
@@ -476,6 +586,14 @@ static int read_options(poptContext pc, struct tsock_options *opts,
 			free(arg);
 			return status;
 		}
+		status = take_proxy_option(opts, vals, rc, arg);
+		if (status != -1) {
+			free(arg);
+			if (status == 0) {
+				return TSOCK_EXIT_USAGE;
+			}
+			continue;
+		}
 		if (rc == OPT_PROXY) {
 			bool ok = take_proxy(vals, arg);
 
@@ -511,6 +629,7 @@ static int read_options(poptContext pc, struct tsock_options *opts,
 		print_version();
 		return TSOCK_EXIT_OK;
 	}
+	opts->proxy_users = vals->users;
 	log_is_verbose = flag_verbose != 0;
 	opts->relay.hexdump = flag_hexdump != 0;
 	opts->keep_open = flag_keep_open != 0;
@@ -539,6 +658,11 @@ int main(int argc, const char **argv)
 	/* the library never raises SIGPIPE; this covers everything else */
 	signal(SIGPIPE, SIG_IGN);
 
+	vals.mem = mem_ctx;
+	opts.target_rules = target_rules_create(mem_ctx);
+	if (opts.target_rules == NULL) {
+		return TSOCK_EXIT_FAILURE;
+	}
 	pc = poptGetContext("tsock", argc, argv, option_table, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] COMMAND ENDPOINT...");
 	status = read_options(pc, &opts, &vals);

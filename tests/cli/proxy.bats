@@ -74,6 +74,7 @@ start_ssh_socks() {
 	ssh-keygen -q -t ed25519 -N '' -f "$TMP/hostkey"
 	ssh-keygen -q -t ed25519 -N '' -f "$TMP/userkey"
 	sp=$(free_port)
+	SSHD_PORT=$sp
 	cat >"$TMP/sshd.conf" <<EOF
 ListenAddress 127.0.0.1:$sp
 HostKey $TMP/hostkey
@@ -407,4 +408,201 @@ ask() {
 	run "$TSOCK" connect --proxy "socks5://127.0.0.1:$closed" tcp:127.0.0.1:9 </dev/null
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"connect to tcp:127.0.0.1:$closed: Connection refused"* ]]
+}
+
+# ============================================= the server: tsock proxy
+
+# http_target NAME: a small HTTP server answering "hello from target".
+http_target() {
+	py_bg "$1" <<'PY'
+import http.server, sys
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello from target\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+print("listening on tcp:127.0.0.1:%d" % s.server_address[1], file=sys.stderr, flush=True)
+s.serve_forever()
+PY
+}
+
+@test "proxy: curl through SOCKS5, SOCKS5h, SOCKS4, SOCKS4a and HTTP CONNECT" {
+	need curl
+	http_target web
+	start_tsock px -v proxy tcp:127.0.0.1:0
+	local how
+	for how in --socks5 --socks5-hostname --socks4 --socks4a; do
+		run curl -sS --max-time 10 "$how" "127.0.0.1:$PORT_px" \
+			"http://localhost:$PORT_web/"
+		[ "$status" -eq 0 ]
+		[ "$output" = "hello from target" ]
+	done
+	run curl -sS --max-time 10 -p -x "http://127.0.0.1:$PORT_px" \
+		"http://localhost:$PORT_web/"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello from target" ]
+	grep -q "SOCKS5 CONNECT localhost:$PORT_web" "$TMP/px.err"
+	grep -q "SOCKS4 CONNECT 127.0.0.1:$PORT_web" "$TMP/px.err"
+	grep -q "HTTP CONNECT localhost:$PORT_web" "$TMP/px.err"
+}
+
+@test "proxy: --auth for SOCKS5 and HTTP; SOCKS4 is refused; no password in logs" {
+	need curl
+	http_target web
+	start_tsock px -v proxy --auth alice:wonder --auth bob:builder tcp:127.0.0.1:0
+	run curl -sS --max-time 10 --socks5-hostname "127.0.0.1:$PORT_px" \
+		--proxy-user bob:builder "http://localhost:$PORT_web/"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello from target" ]
+	run curl -sS --max-time 10 -p -x "http://alice:wonder@127.0.0.1:$PORT_px" \
+		"http://localhost:$PORT_web/"
+	[ "$output" = "hello from target" ]
+	run curl -s --max-time 10 --socks5 "127.0.0.1:$PORT_px" \
+		--proxy-user alice:sesame "http://localhost:$PORT_web/"
+	[ "$status" -ne 0 ]
+	run curl -s --max-time 10 -p -x "http://127.0.0.1:$PORT_px" \
+		-o /dev/null -w '%{http_connect}' "http://localhost:$PORT_web/"
+	[ "$output" = 407 ]
+	run curl -s --max-time 10 --socks4 "127.0.0.1:$PORT_px" \
+		"http://localhost:$PORT_web/"
+	[ "$status" -ne 0 ]
+	wait_for_line "$TMP/px.err" "SOCKS5 user 'alice': wrong user name or password"
+	wait_for_line "$TMP/px.err" "SOCKS4 refused: it has no password"
+	refute grep -q -e sesame -e wonder -e builder "$TMP/px.err"
+	# tsock's own client, with credentials
+	echo_server target
+	ask "own client" connect --proxy "socks5h://alice:wonder@127.0.0.1:$PORT_px" \
+		"tcp:localhost:$PORT_target"
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$ASK_OUT" = "own client" ]
+}
+
+@test "proxy: --auth-file, and bad proxy options are usage errors" {
+	printf '# users\n\ncarol:pw1\n' >"$TMP/users"
+	echo_server target
+	start_tsock px proxy --auth-file "$TMP/users" tcp:127.0.0.1:0
+	ask "filed" connect --proxy "http://carol:pw1@127.0.0.1:$PORT_px" \
+		"tcp:127.0.0.1:$PORT_target"
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$ASK_OUT" = filed ]
+	run run_bounded 5 "$TSOCK" proxy --auth-file "$TMP/nonexistent" tcp:127.0.0.1:0
+	[ "$status" -eq 2 ]
+	run run_bounded 5 "$TSOCK" proxy --auth nocolon tcp:127.0.0.1:0
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"expected USER:PASS"* ]]
+	run run_bounded 5 "$TSOCK" proxy --allow-target 10.0.0.0/33 tcp:127.0.0.1:0
+	[ "$status" -eq 2 ]
+	run run_bounded 5 "$TSOCK" proxy --deny-target "*:70000" tcp:127.0.0.1:0
+	[ "$status" -eq 2 ]
+	run run_bounded 5 "$TSOCK" relay --auth a:b tcp:127.0.0.1:0 tcp:127.0.0.1:9
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"are for tsock proxy"* ]]
+	run run_bounded 5 "$TSOCK" proxy udp:127.0.0.1:0
+	[ "$status" -eq 2 ]
+}
+
+@test "proxy: --allow-target and --deny-target, by address, port and name" {
+	echo_server a
+	echo_server b
+	start_tsock px proxy --allow-target "127.0.0.0/8:$PORT_a" \
+		--allow-target "localhost:$PORT_b" --deny-target "[::1]" \
+		tcp:127.0.0.1:0
+	ask "to a" connect --proxy "socks5://127.0.0.1:$PORT_px" "tcp:127.0.0.1:$PORT_a"
+	[ "$ASK_OUT" = "to a" ]
+	# b by address: no rule allows it
+	ask "x" connect --proxy "socks5://127.0.0.1:$PORT_px" "tcp:127.0.0.1:$PORT_b"
+	[ "$EXIT_STATUS" -eq 1 ]
+	[[ "$ASK_ERR" == *"connection not allowed by ruleset"* ]]
+	# b by name (resolved by the proxy, to 127.0.0.1 first)
+	ask "to b" connect -4 --proxy "socks5h://127.0.0.1:$PORT_px" "tcp:localhost:$PORT_b"
+	[ "$ASK_OUT" = "to b" ]
+	ask "x" connect --proxy "http://127.0.0.1:$PORT_px" "tcp:[::1]:$PORT_a"
+	[ "$EXIT_STATUS" -eq 1 ]
+	[[ "$ASK_ERR" == *"HTTP 403"* ]]
+	wait_for_line "$TMP/px.err" "CONNECT 127.0.0.1:$PORT_b: not an allowed target"
+}
+
+@test "proxy: never connects to itself; refusals in each protocol's words" {
+	start_tsock px proxy tcp:127.0.0.1:0
+	ask "x" connect --proxy "socks5://127.0.0.1:$PORT_px" "tcp:127.0.0.1:$PORT_px"
+	[ "$EXIT_STATUS" -eq 1 ]
+	[[ "$ASK_ERR" == *"connection not allowed by ruleset"* ]]
+	local closed
+	closed=$(free_port)
+	ask "x" connect --proxy "socks5://127.0.0.1:$PORT_px" "tcp:127.0.0.1:$closed"
+	[[ "$ASK_ERR" == *"connection refused by destination host"* ]]
+	ask "x" connect --proxy "socks4://127.0.0.1:$PORT_px" "tcp:127.0.0.1:$closed"
+	[[ "$ASK_ERR" == *"request rejected or failed"* ]]
+	ask "x" connect --proxy "http://127.0.0.1:$PORT_px" "tcp:127.0.0.1:$closed"
+	[[ "$ASK_ERR" == *"HTTP 502"* ]]
+	ask "x" connect --proxy "socks5h://127.0.0.1:$PORT_px" "tcp:no-such-host.invalid:80"
+	[[ "$ASK_ERR" == *"host unreachable"* ]]
+	wait_for_line "$TMP/px.err" "that is this proxy itself"
+}
+
+@test "proxy: chained through two tsock proxies, with data right after the request" {
+	echo_server target
+	start_tsock px1 proxy tcp:127.0.0.1:0
+	start_tsock px2 proxy --proxy "socks5://127.0.0.1:$PORT_px1" tcp:127.0.0.1:0
+	ask "two hops" connect --proxy "http://127.0.0.1:$PORT_px2" \
+		"tcp:127.0.0.1:$PORT_target"
+	[ "$EXIT_STATUS" -eq 0 ]
+	[ "$ASK_OUT" = "two hops" ]
+	# an HTTP client that does not wait for "200" before its data
+	run run_bounded 10 python3 -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"CONNECT 127.0.0.1:%s HTTP/1.1\r\n\r\nearly data" % sys.argv[2].encode())
+got = b""
+while not got.endswith(b"early data"):
+    d = c.recv(4096)
+    if not d:
+        break
+    got += d
+print(got.split(b"\r\n\r\n", 1)[1].decode())' "$PORT_px2" "$PORT_target"
+	[ "$status" -eq 0 ]
+	[ "$output" = "early data" ]
+}
+
+@test "proxy: garbage and a silent client are dropped; others are served meanwhile" {
+	echo_server target
+	start_tsock px -w 1 proxy tcp:127.0.0.1:0
+	python3 - "$PORT_px" <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(30)
+PY
+	BG_PIDS+=("$!")
+	run run_bounded 10 python3 -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"\x16\x03\x01garbage")
+try:
+    print(c.recv(100) or "closed")
+except ConnectionResetError:
+    print("closed")' "$PORT_px"
+	[ "$output" = closed ]
+	ask "still served" connect --proxy "socks5://127.0.0.1:$PORT_px" \
+		"tcp:127.0.0.1:$PORT_target"
+	[ "$ASK_OUT" = "still served" ]
+	wait_for_line "$TMP/px.err" "not a SOCKS or HTTP request \\(first byte 0x16\\)"
+	wait_for_line "$TMP/px.err" "no complete request in time" 10
+}
+
+@test "proxy: ssh through it with ncat as ProxyCommand" {
+	need ncat
+	start_ssh_socks
+	start_tsock px proxy tcp:127.0.0.1:0
+	run run_bounded 20 ssh -i "$TMP/userkey" -p "$SSHD_PORT" \
+		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o BatchMode=yes \
+		-o "ProxyCommand=ncat --proxy 127.0.0.1:$PORT_px --proxy-type socks5 %h %p" \
+		"$(id -un)@127.0.0.1" echo through-tsock-proxy
+	[ "$status" -eq 0 ]
+	[[ "$output" == *through-tsock-proxy* ]]
 }
