@@ -201,20 +201,19 @@ static char *tls_load_alpn(TALLOC_CTX *mem_ctx, struct tstream_tls_params *p,
 		size_t len = strcspn(s, ",");
 		uint8_t *name;
 
+		/* the name, not the list: callers may write lists otherwise */
 		if (len == 0) {
-			return talloc_asprintf(mem_ctx, "ALPN list '%s': an "
-					       "empty protocol name", list);
+			return talloc_strdup(mem_ctx, "ALPN: an empty protocol "
+					     "name in the list");
 		}
 		if (len > TLS_ALPN_NAME_MAX) {
-			return talloc_asprintf(mem_ctx, "ALPN list '%s': a "
-					       "protocol name longer than %d "
-					       "bytes", list,
-					       TLS_ALPN_NAME_MAX);
+			return talloc_asprintf(mem_ctx, "ALPN protocol "
+					       "'%.*s': longer than %d bytes",
+					       (int)len, s, TLS_ALPN_NAME_MAX);
 		}
 		if (p->n_alpn == TLS_ALPN_MAX) {
-			return talloc_asprintf(mem_ctx, "ALPN list '%s': more "
-					       "than %d protocols", list,
-					       TLS_ALPN_MAX);
+			return talloc_asprintf(mem_ctx, "ALPN: more than %d "
+					       "protocols", TLS_ALPN_MAX);
 		}
 		name = talloc_memdup(p->alpn, s, len);
 		p->alpn_text = talloc_asprintf_append(p->alpn_text, "%s%.*s",
