@@ -7,7 +7,8 @@ packages="build-essential autoconf automake pkg-config
 	libtalloc-dev libtevent-dev libpopt-dev libcmocka-dev
 	libgnutls28-dev gnutls-bin openssl
 	bats socat netcat-openbsd python3 valgrind groff-base
-	dnsmasq-base bind9-dnsutils ncat systemd bash-completion"
+	dnsmasq-base bind9-dnsutils ncat systemd bash-completion
+	nginx curl"
 
 missing=""
 for p in $packages; do
