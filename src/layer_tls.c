@@ -68,15 +68,23 @@ static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
 {
 	const struct endpoint_settings *set = &ep->set;
 	struct tstream_tls_params *params = NULL;
+	const char *alpn = tls_alpn(mem_ctx, set);
+	const char *priority = tls_priority(mem_ctx, set);
 
+	/* a NULL here would quietly mean "the default": no weaker TLS */
+	if ((set->alpn != NULL && alpn == NULL) ||
+	    (set->min_version != 0 && priority == NULL)) {
+		*error = talloc_strdup(mem_ctx, "out of memory");
+		return TSOCK_EXIT_FAILURE;
+	}
 	if (ep->listening) {
 		struct tstream_tls_server_opts so = {
 			.certfile = set->certfile,
 			.keyfile = set->keyfile,
 			.cafile = set->cafile,
 			.require_client_cert = set->require_client_cert,
-			.alpn = tls_alpn(mem_ctx, set),
-			.priority = tls_priority(mem_ctx, set),
+			.alpn = alpn,
+			.priority = priority,
 		};
 
 		if (set->certfile == NULL || set->keyfile == NULL) {
@@ -98,8 +106,8 @@ static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
 			.certfile = set->certfile,
 			.keyfile = set->keyfile,
 			.insecure = set->insecure,
-			.alpn = tls_alpn(mem_ctx, set),
-			.priority = tls_priority(mem_ctx, set),
+			.alpn = alpn,
+			.priority = priority,
 		};
 
 		if (set->insecure) {
