@@ -39,9 +39,10 @@ enum {
 };
 
 /*
- * The settings an endpoint may carry after commas.  Every one has a
- * default from the global option of the same name (tsock.c), so that a
- * command line written before per-endpoint options keeps its meaning.
+ * The settings an endpoint may carry after commas.  Those that have a
+ * global option of the same name take it as their default (tsock.c), so
+ * that a command line written before per-endpoint options keeps its
+ * meaning; the others (alpn=, priority=, min-version=) default to none.
  */
 struct endpoint_settings {
 	int connect_timeout_ms;		/* timeout=, -w: 0 for none */
@@ -60,6 +61,9 @@ struct endpoint_settings {
 	 * endpoint's via= options replace --proxy's list (via=direct: none).
 	 */
 	const char *const *proxies;
+	const char *alpn;		/* "h2:http/1.1", or NULL */
+	const char *priority;		/* GnuTLS's, or NULL: the default */
+	int min_version;		/* 10..13 for TLS 1.0..1.3; 0: any */
 };
 
 /*
@@ -82,7 +86,7 @@ struct open_args {
 /* Option groups a kind accepts (struct endpoint_kind.options). */
 enum {
 	KIND_OPT_CONNECT = 1,	/* timeout= */
-	KIND_OPT_TLS = 2,	/* cafile= cert= key= servername= ... */
+	KIND_OPT_TLS = 2,	/* cafile= cert= key= servername= alpn= ... */
 	KIND_OPT_FILE = 4,	/* mode= (listening on a socket file) */
 	KIND_OPT_PROXY = 8,	/* via= (HOST:PORT reached through proxies) */
 };

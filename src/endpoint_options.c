@@ -14,6 +14,7 @@ enum option_role { ROLE_ANY, ROLE_LISTEN, ROLE_CONNECT };
 enum option_type {
 	TYPE_STRING, TYPE_FLAG, TYPE_SECONDS, TYPE_MODE,
 	TYPE_PROXY,		/* repeatable: a chain, in order */
+	TYPE_TLS_VERSION,	/* 1.0 ... 1.3, as 10 ... 13 */
 };
 
 struct endpoint_option {
@@ -39,6 +40,10 @@ static const struct endpoint_option endpoint_options[] = {
 	{ "insecure", KIND_OPT_TLS, ROLE_CONNECT, TYPE_FLAG, AT(insecure) },
 	{ "require-client-cert", KIND_OPT_TLS, ROLE_LISTEN, TYPE_FLAG,
 	  AT(require_client_cert) },
+	{ "alpn", KIND_OPT_TLS, ROLE_ANY, TYPE_STRING, AT(alpn) },
+	{ "priority", KIND_OPT_TLS, ROLE_ANY, TYPE_STRING, AT(priority) },
+	{ "min-version", KIND_OPT_TLS, ROLE_ANY, TYPE_TLS_VERSION,
+	  AT(min_version) },
 	{ "mode", KIND_OPT_FILE, ROLE_LISTEN, TYPE_MODE, AT(mode) },
 	{ "via", KIND_OPT_PROXY, ROLE_CONNECT, TYPE_PROXY, AT(proxies) },
 };
@@ -170,6 +175,17 @@ static const char *option_add_proxy(struct endpoint *ep, const char *value)
 	return NULL;
 }
 
+/* "1.0" ... "1.3" as 10 ... 13 (no GnuTLS needed to parse them). */
+static bool parse_tls_version(const char *s, int *version)
+{
+	if (strlen(s) != 3 || s[0] != '1' || s[1] != '.' || s[2] < '0' ||
+	    s[2] > '3') {
+		return false;
+	}
+	*version = 10 + (s[2] - '0');
+	return true;
+}
+
 /* Set o from value (unescaped, on ep); NULL or why not. */
 static const char *option_set(struct endpoint *ep,
 			      const struct endpoint_option *o,
@@ -202,6 +218,15 @@ static const char *option_set(struct endpoint *ep,
 		break;
 	case TYPE_PROXY:
 		return option_add_proxy(ep, value);
+	case TYPE_TLS_VERSION:
+		if (value == NULL ||
+		    !parse_tls_version(value, (int *)(void *)field)) {
+			return talloc_asprintf(ep, "option '%s': invalid value "
+					       "'%s' (expected 1.0, 1.1, 1.2 "
+					       "or 1.3)", o->name,
+					       value != NULL ? value : "");
+		}
+		break;
 	}
 	if (!ok) {
 		return talloc_asprintf(ep, "option '%s': invalid value '%s'",

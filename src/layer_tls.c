@@ -19,18 +19,72 @@
 
 #ifdef HAVE_GNUTLS
 
+/* alpn=h2:http/1.1 (':' since ',' ends an option) as the library's list */
+static const char *tls_alpn(TALLOC_CTX *mem_ctx,
+			    const struct endpoint_settings *set)
+{
+	char *list, *c;
+
+	if (set->alpn == NULL) {
+		return NULL;
+	}
+	list = talloc_strdup(mem_ctx, set->alpn);
+	for (c = list; c != NULL && *c != '\0'; c++) {
+		if (*c == ':') {
+			*c = ',';
+		}
+	}
+	return list;
+}
+
+/*
+ * priority= narrowed by min-version=: the versions below it taken out of
+ * the priority string in effect.  Without priority= that is GnuTLS's
+ * default, which a string starting with ':' is appended to.
+ */
+static const char *tls_priority(TALLOC_CTX *mem_ctx,
+				const struct endpoint_settings *set)
+{
+	static const char *const below[] = {
+		"-VERS-SSL3.0", "-VERS-TLS1.0", "-VERS-TLS1.1",
+		"-VERS-TLS1.2",
+	};
+	char *text;
+	int i;
+
+	if (set->min_version == 0) {
+		return set->priority;
+	}
+	text = talloc_strdup(mem_ctx, set->priority != NULL ? set->priority
+							    : "");
+	for (i = 0; i <= set->min_version - 10 && text != NULL; i++) {
+		text = talloc_asprintf_append(text, ":%s", below[i]);
+	}
+	return text;
+}
+
 static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
 		       char **error)
 {
 	const struct endpoint_settings *set = &ep->set;
 	struct tstream_tls_params *params = NULL;
+	const char *alpn = tls_alpn(mem_ctx, set);
+	const char *priority = tls_priority(mem_ctx, set);
 
+	/* a NULL here would quietly mean "the default": no weaker TLS */
+	if ((set->alpn != NULL && alpn == NULL) ||
+	    (set->min_version != 0 && priority == NULL)) {
+		*error = talloc_strdup(mem_ctx, "out of memory");
+		return TSOCK_EXIT_FAILURE;
+	}
 	if (ep->listening) {
 		struct tstream_tls_server_opts so = {
 			.certfile = set->certfile,
 			.keyfile = set->keyfile,
 			.cafile = set->cafile,
 			.require_client_cert = set->require_client_cert,
+			.alpn = alpn,
+			.priority = priority,
 		};
 
 		if (set->certfile == NULL || set->keyfile == NULL) {
@@ -52,6 +106,8 @@ static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
 			.certfile = set->certfile,
 			.keyfile = set->keyfile,
 			.insecure = set->insecure,
+			.alpn = alpn,
+			.priority = priority,
 		};
 
 		if (set->insecure) {
@@ -69,10 +125,34 @@ static int tls_prepare(TALLOC_CTX *mem_ctx, struct endpoint *ep, void **state,
 
 struct tls_layer_state {
 	struct channel *chan;
+	const struct endpoint *ep;
 	char *error;
 };
 
 static void tls_layer_done(struct tevent_req *subreq);
+
+/*
+ * -v: what the handshake agreed on, e.g. "tls:127.0.0.1:8443: TLSv1.3,
+ * TLS_AES_256_GCM_SHA384, ALPN h2"; "no ALPN" only where alpn= asked.
+ */
+static void tls_log_info(struct channel *chan, const struct endpoint *ep)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char *version = NULL, *cipher = NULL, *alpn = NULL;
+
+	if (tmp == NULL ||
+	    tstream_tls_info(chan->stream, tmp, &version, &cipher,
+			     &alpn) == -1) {
+		log_verbose("%s: TLS: %s", chan->name, strerror(errno));
+	} else if (alpn != NULL) {
+		log_verbose("%s: %s, %s, ALPN %s", chan->name, version,
+			    cipher, alpn);
+	} else {
+		log_verbose("%s: %s, %s%s", chan->name, version, cipher,
+			    ep->set.alpn != NULL ? ", no ALPN" : "");
+	}
+	talloc_free(tmp);
+}
 
 static struct tevent_req *tls_send(TALLOC_CTX *mem_ctx,
 				   struct tevent_context *ev,
@@ -88,6 +168,7 @@ static struct tevent_req *tls_send(TALLOC_CTX *mem_ctx,
 		return NULL;
 	}
 	state->chan = chan;
+	state->ep = ep;
 	subreq = ep->listening
 		 ? tstream_tls_accept_send(state, ev, chan->stream, params)
 		 : tstream_tls_connect_send(state, ev, chan->stream, params);
@@ -116,6 +197,9 @@ static void tls_layer_done(struct tevent_req *subreq)
 	}
 	TALLOC_FREE(subreq);
 	state->chan->stream = tls;	/* owns the plain stream now */
+	if (log_is_verbose) {
+		tls_log_info(state->chan, state->ep);
+	}
 	tevent_req_done(req);
 }
 

@@ -127,11 +127,12 @@ static const struct poptOption option_table[] = {
 
 static const char help_tail[] =
 "\nEndpoint options, after commas (tls:HOST:443,cafile=ca.pem): each\n"
-"  overrides the global option of its name for that endpoint alone:\n"
+"  overrides the global option of its name, if any, for that endpoint:\n"
 "  timeout= cafile= cert= key= servername= pin= insecure\n"
-"  require-client-cert mode= (a unix listener's socket file) via=URL\n"
-"  (a proxy hop; repeat to chain, via=direct for none).  A comma\n"
-"  that belongs to the address is written \\,\n"
+"  require-client-cert alpn=h2:http/1.1 priority= min-version=1.2 (tls),\n"
+"  mode= (a unix listener's socket file), via=URL (a proxy hop; repeat\n"
+"  to chain, via=direct for none).  A comma that belongs to the address\n"
+"  is written \\,\n"
 "\nFraming presets for --frame: u8 u16be u16le u32be u32le u64be u64le\n"
 "  nbss dcerpc, or offset=N,size=N,be|le,adjust=N,include-header,max=N\n"
 "\nExit status: 0 success, 1 network or I/O failure, 2 usage error,\n"

@@ -178,7 +178,7 @@ static void test_options_errors(void **state)
 	parse_fails("tls:h:1,cafle=x", false,
 		    "unknown option 'cafle' (tls endpoints take timeout, "
 		    "cafile, cert, key, servername, pin, insecure, "
-		    "require-client-cert)");
+		    "require-client-cert, alpn, priority, min-version)");
 	parse_fails("tcp:h:1,cafile=x", false, "option 'cafile' does not "
 		    "apply to tcp endpoints (they take timeout)");
 	parse_fails("stdio,timeout=1", false, "option 'timeout' does not "
@@ -192,6 +192,58 @@ static void test_options_errors(void **state)
 	parse_fails("tls:h:1,cafile=", false, "option 'cafile' needs a value");
 	parse_fails("unix:/s,mode=9", true, "option 'mode': invalid value");
 	parse_fails("unix:@x,mode=0600", true, "mode= needs a socket file");
+	parse_fails("tls:h:1,min-version=1.4", false, "option 'min-version': "
+		    "invalid value '1.4' (expected 1.0, 1.1, 1.2 or 1.3)");
+	parse_fails("tls:h:1,min-version=13", true, "option 'min-version': "
+		    "invalid value '13'");
+	parse_fails("tls:h:1,min-version=1.", false, "invalid value '1.'");
+	parse_fails("tls:h:1,min-version=1.20", false, "invalid value");
+	parse_fails("tls:h:1,alpn=", false, "option 'alpn' needs a value");
+	parse_fails("tcp:h:1,alpn=h2", false, "option 'alpn' does not apply "
+		    "to tcp endpoints");
+	parse_fails("tcp:h:1,priority=NORMAL", false, "option 'priority' "
+		    "does not apply to tcp endpoints");
+}
+
+/*
+ * Rule: alpn=, priority= and min-version= apply to tls endpoints on both
+ * sides; ':' in values is theirs (priority strings and ALPN lists use it);
+ * the defaults are none.
+ */
+static void test_tls_protocol_options(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	static const char *const versions[] = { "1.0", "1.1", "1.2", "1.3" };
+	struct endpoint *ep;
+	char *error, *text;
+	size_t i;
+
+	ep = parse(mem, "tls:h:443,alpn=h2:http/1.1,priority=NORMAL:"
+		   "-VERS-TLS1.3,min-version=1.2,cafile=c.pem", false, &error);
+	assert_non_null(ep);
+	assert_string_equal(ep->set.alpn, "h2:http/1.1");
+	assert_string_equal(ep->set.priority, "NORMAL:-VERS-TLS1.3");
+	assert_int_equal(ep->set.min_version, 12);
+	assert_string_equal(ep->set.cafile, "c.pem");
+	ep = parse(mem, "tls::8443,alpn=h2,priority=SECURE256,min-version=1.3",
+		   true, &error);
+	assert_non_null(ep);
+	assert_string_equal(ep->set.alpn, "h2");
+	assert_string_equal(ep->set.priority, "SECURE256");
+	assert_int_equal(ep->set.min_version, 13);
+	ep = parse(mem, "tls:h:443", false, &error);
+	assert_non_null(ep);
+	assert_null(ep->set.alpn);
+	assert_null(ep->set.priority);
+	assert_int_equal(ep->set.min_version, 0);
+	for (i = 0; i < 4; i++) {
+		text = talloc_asprintf(mem, "tls:h:1,min-version=%s",
+				       versions[i]);
+		ep = parse(mem, text, false, &error);
+		assert_non_null(ep);
+		assert_int_equal(ep->set.min_version, 10 + (int)i);
+	}
+	talloc_free(mem);
 }
 
 static void test_unix(void **state)
@@ -316,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_options_override),
 		cmocka_unit_test(test_commas_in_addresses),
 		cmocka_unit_test(test_options_errors),
+		cmocka_unit_test(test_tls_protocol_options),
 		cmocka_unit_test(test_unix),
 		cmocka_unit_test(test_exec_words),
 		cmocka_unit_test(test_fd_and_systemd),

@@ -1534,6 +1534,306 @@ static void test_params_wrong_side(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* ALPN, priority strings and tstream_tls_info                        */
+/* ------------------------------------------------------------------ */
+
+static struct tstream_tls_params *alpn_client(struct tu_ctx *t,
+					      const char *alpn,
+					      const char *priority)
+{
+	return client_params(t, &(struct tstream_tls_client_opts) {
+		.cafile = pki->ca_cert,
+		.servername = "localhost",
+		.alpn = alpn,
+		.priority = priority,
+	});
+}
+
+static struct tstream_tls_params *alpn_server(struct tu_ctx *t,
+					      const char *alpn,
+					      const char *priority)
+{
+	return server_params(t, &(struct tstream_tls_server_opts) {
+		.certfile = pki->server_cert,
+		.keyfile = pki->server_key,
+		.alpn = alpn,
+		.priority = priority,
+	});
+}
+
+/* The info of a TLS stream; the ALPN starts as a marker, to see NULL. */
+struct info {
+	char *version, *cipher, *alpn;
+};
+
+static void get_info(struct tu_ctx *t, struct tstream_context *s,
+		     struct info *i)
+{
+	static char marker[] = "not set";
+
+	i->version = i->cipher = NULL;
+	i->alpn = marker;
+	if (tstream_tls_info(s, t->mem, &i->version, &i->cipher,
+			     &i->alpn) != 0) {
+		fail_msg("tstream_tls_info: %s", strerror(errno));
+	}
+	assert_non_null(i->version);
+	assert_non_null(i->cipher);
+	assert_true(i->cipher[0] != '\0');
+	assert_ptr_not_equal(i->alpn, marker);
+}
+
+/*
+ * Rule: both sides agree on one protocol both offer, the server's
+ * preference first, and both report it.
+ */
+static void test_alpn_agreed(void **state)
+{
+	struct tu_ctx *t = *state;
+	struct info ci, si;
+	struct hs h;
+
+	hs_ok(t, alpn_client(t, "h2,http/1.1", NULL),
+	      alpn_server(t, "http/1.1,h2", NULL), &h);
+	get_info(t, h.c.tls, &ci);
+	get_info(t, h.s.tls, &si);
+	assert_non_null(ci.alpn);
+	assert_non_null(si.alpn);
+	assert_string_equal(ci.alpn, "http/1.1");
+	assert_string_equal(si.alpn, "http/1.1");
+	/* and the stream works as any other */
+	exchange(t, h.c.tls, h.s.tls, "GET / HTTP/1.1");
+	exchange(t, h.s.tls, h.c.tls, "HTTP/1.1 200 OK");
+	TALLOC_FREE(h.c.tls);
+	TALLOC_FREE(h.s.tls);
+
+	/* one in common among others the server does not take */
+	hs_ok(t, alpn_client(t, "spdy/3,h2", NULL),
+	      alpn_server(t, "h2", NULL), &h);
+	get_info(t, h.c.tls, &ci);
+	get_info(t, h.s.tls, &si);
+	assert_non_null(ci.alpn);
+	assert_string_equal(ci.alpn, "h2");
+	assert_string_equal(si.alpn, "h2");
+	TALLOC_FREE(h.c.tls);
+	TALLOC_FREE(h.s.tls);
+}
+
+/*
+ * Rule: a client that offers ALPN but nothing the server accepts fails
+ * the handshake on both sides (EPROTO), with messages that say ALPN.
+ */
+static void test_alpn_no_common(void **state)
+{
+	struct tu_ctx *t = *state;
+	struct hs h;
+
+	hs_run(t, alpn_client(t, "h2", NULL),
+	       alpn_server(t, "http/1.1,imap", NULL), &h);
+	assert_int_equal(h.s.ret, -1);
+	assert_err(h.s.err, EPROTO);
+	assert_null(h.s.tls);
+	assert_msg(h.s.msg, "ALPN");
+	assert_msg(h.s.msg, "http/1.1, imap");
+	/* told by the server's no_application_protocol alert */
+	assert_int_equal(h.c.ret, -1);
+	assert_err(h.c.err, EPROTO);
+	assert_null(h.c.tls);
+	assert_msg(h.c.msg, "ALPN");
+	assert_msg(h.c.msg, "application protocol");
+}
+
+/*
+ * Rule: a server with ALPN serves a client that offers none, and a
+ * client with ALPN goes on with a server that does not do it: the
+ * negotiated protocol is then NULL.
+ */
+static void test_alpn_one_side_only(void **state)
+{
+	struct tu_ctx *t = *state;
+	struct info ci, si;
+	struct hs h;
+
+	hs_ok(t, ca_client(t, "localhost"), alpn_server(t, "h2", NULL), &h);
+	get_info(t, h.c.tls, &ci);
+	get_info(t, h.s.tls, &si);
+	assert_null(ci.alpn);
+	assert_null(si.alpn);
+	exchange(t, h.c.tls, h.s.tls, "no alpn");
+	TALLOC_FREE(h.c.tls);
+	TALLOC_FREE(h.s.tls);
+
+	hs_ok(t, alpn_client(t, "h2", NULL), plain_server(t), &h);
+	get_info(t, h.c.tls, &ci);
+	get_info(t, h.s.tls, &si);
+	assert_null(ci.alpn);
+	assert_null(si.alpn);
+	TALLOC_FREE(h.c.tls);
+	TALLOC_FREE(h.s.tls);
+}
+
+/*
+ * Rule: without options a handshake is TLS 1.3 with a TLS 1.3 cipher
+ * suite and no ALPN; what is not asked for may be NULL; a stream that is
+ * not TLS is EINVAL, a disconnected one ENOTCONN.
+ */
+static void test_info_defaults(void **state)
+{
+	struct tu_ctx *t = *state;
+	struct info ci, si;
+	char *version = NULL;
+	struct hs h;
+	int err;
+
+	hs_ok(t, ca_client(t, "localhost"), plain_server(t), &h);
+	get_info(t, h.c.tls, &ci);
+	get_info(t, h.s.tls, &si);
+	assert_string_equal(ci.version, "TLSv1.3");
+	assert_string_equal(si.version, "TLSv1.3");
+	assert_string_equal(ci.cipher, si.cipher);
+	assert_true(strncmp(ci.cipher, "TLS_", 4) == 0);
+	assert_null(ci.alpn);
+	assert_null(si.alpn);
+
+	assert_int_equal(tstream_tls_info(h.c.tls, t->mem, &version, NULL,
+					  NULL), 0);
+	assert_string_equal(version, "TLSv1.3");
+	assert_int_equal(tstream_tls_info(h.s.tls, t->mem, NULL, NULL,
+					  NULL), 0);
+
+	errno = 0;
+	assert_int_equal(tstream_tls_info(h.c.under, t->mem, &version, NULL,
+					  NULL), -1);
+	assert_err(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(tstream_tls_info(NULL, t->mem, &version, NULL,
+					  NULL), -1);
+	assert_err(errno, EINVAL);
+
+	assert_int_equal(do_disconnect(t, h.c.tls, &err), 0);
+	errno = 0;
+	assert_int_equal(tstream_tls_info(h.c.tls, t->mem, &version, NULL,
+					  NULL), -1);
+	assert_err(errno, ENOTCONN);
+	assert_string_equal(version, "TLSv1.3");	/* left alone */
+	TALLOC_FREE(h.c.tls);
+	TALLOC_FREE(h.s.tls);
+}
+
+/*
+ * Rule: a priority string that leaves out TLS 1.3, on either side (or
+ * appended to the default with a leading ':'), makes it TLS 1.2.
+ */
+static void test_priority_tls12(void **state)
+{
+	struct tu_ctx *t = *state;
+	const char *strings[] = { "NORMAL:-VERS-TLS1.3", ":-VERS-TLS1.3" };
+	struct info ci, si;
+	struct hs h;
+	size_t i;
+
+	for (i = 0; i < N_ELEM(strings); i++) {
+		hs_ok(t, alpn_client(t, NULL, strings[i]), plain_server(t),
+		      &h);
+		get_info(t, h.c.tls, &ci);
+		get_info(t, h.s.tls, &si);
+		assert_string_equal(ci.version, "TLSv1.2");
+		assert_string_equal(si.version, "TLSv1.2");
+		assert_string_equal(ci.cipher, si.cipher);
+		exchange(t, h.c.tls, h.s.tls, "over TLS 1.2");
+		TALLOC_FREE(h.c.tls);
+		TALLOC_FREE(h.s.tls);
+
+		hs_ok(t, ca_client(t, "localhost"),
+		      alpn_server(t, "h2", strings[i]), &h);
+		get_info(t, h.s.tls, &si);
+		assert_string_equal(si.version, "TLSv1.2");
+		TALLOC_FREE(h.c.tls);
+		TALLOC_FREE(h.s.tls);
+	}
+	/* ALPN works with TLS 1.2 too */
+	hs_ok(t, alpn_client(t, "h2", "NORMAL:-VERS-TLS1.3"),
+	      alpn_server(t, "h2", NULL), &h);
+	get_info(t, h.c.tls, &ci);
+	assert_string_equal(ci.version, "TLSv1.2");
+	assert_non_null(ci.alpn);
+	assert_string_equal(ci.alpn, "h2");
+	TALLOC_FREE(h.c.tls);
+	TALLOC_FREE(h.s.tls);
+}
+
+/* Rule: sides with no protocol version in common fail (EPROTO). */
+static void test_priority_no_common_version(void **state)
+{
+	struct tu_ctx *t = *state;
+	struct hs h;
+
+	hs_run(t, alpn_client(t, NULL, "NORMAL:-VERS-TLS1.3"),
+	       alpn_server(t, NULL, ":-VERS-TLS1.0:-VERS-TLS1.1:"
+			   "-VERS-TLS1.2"), &h);
+	assert_int_equal(h.c.ret, -1);
+	assert_int_equal(h.s.ret, -1);
+	assert_err(h.s.err, EPROTO);
+	assert_msg(h.c.msg, NULL);
+	assert_msg(h.s.msg, NULL);
+}
+
+/*
+ * Rule: a priority string GnuTLS does not take gives -1 and a message
+ * naming the part it refused, on both sides; so does one that enables
+ * no TLS version.
+ */
+static void test_params_bad_priority(void **state)
+{
+	(void)state;
+	client_params_fail(&(struct tstream_tls_client_opts) {
+		.priority = "NORMAL:+BOGUS" }, "'+BOGUS'");
+	client_params_fail(&(struct tstream_tls_client_opts) {
+		.priority = "NORMAL:-VERS-TLS1.3:+NOPE:-VERS-TLS1.0" },
+		"'+NOPE'");
+	client_params_fail(&(struct tstream_tls_client_opts) {
+		.priority = "NO-SUCH-KEYWORD" }, "'NO-SUCH-KEYWORD'");
+	client_params_fail(&(struct tstream_tls_client_opts) {
+		.priority = ":-VERS-TLS1.0:%WHATEVER" }, "'%WHATEVER'");
+	client_params_fail(&(struct tstream_tls_client_opts) {
+		.priority = "" }, "priority");
+	client_params_fail(&(struct tstream_tls_client_opts) {
+		.priority = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-TLS1.2:"
+			    "-VERS-TLS1.3" }, "no TLS protocol version");
+	client_params_fail(&(struct tstream_tls_client_opts) {
+		.priority = "NORMAL:-VERS-ALL" }, "NORMAL:-VERS-ALL");
+	server_params_fail(&(struct tstream_tls_server_opts) {
+		.certfile = pki->server_cert,
+		.keyfile = pki->server_key,
+		.priority = "NORMAL:+BOGUS" }, "'+BOGUS'");
+}
+
+/* Rule: an ALPN list GnuTLS cannot send gives -1 and a message. */
+static void test_params_bad_alpn(void **state)
+{
+	const char *bad[] = {
+		"", ",", "h2,", ",h2", "h2,,http/1.1",
+		"a,b,c,d,e,f,g,h,i",
+		"a-protocol-name-of-32-bytes-long",
+	};
+	struct tu_ctx *t = *state;
+	size_t i;
+
+	for (i = 0; i < N_ELEM(bad); i++) {
+		client_params_fail(&(struct tstream_tls_client_opts) {
+			.alpn = bad[i] }, "ALPN");
+		server_params_fail(&(struct tstream_tls_server_opts) {
+			.certfile = pki->server_cert,
+			.keyfile = pki->server_key,
+			.alpn = bad[i] }, "ALPN");
+	}
+	/* the most GnuTLS takes is fine */
+	talloc_free(client_params(t, &(struct tstream_tls_client_opts) {
+		.alpn = "a,b,c,d,e,f,g,a-protocol-name-of-31-bytes-lon",
+	}));
+}
+
+/* ------------------------------------------------------------------ */
 /* End of stream                                                      */
 /* ------------------------------------------------------------------ */
 
@@ -2454,6 +2754,14 @@ int main(void)
 		T(test_params_bad_pin),
 		T(test_params_server_bad_files),
 		T(test_params_wrong_side),
+		T(test_alpn_agreed),
+		T(test_alpn_no_common),
+		T(test_alpn_one_side_only),
+		T(test_info_defaults),
+		T(test_priority_tls12),
+		T(test_priority_no_common_version),
+		T(test_params_bad_priority),
+		T(test_params_bad_alpn),
 		T(test_eof_close_notify),
 		T(test_eof_close_notify_short),
 		T(test_eof_raw_close),

@@ -8,7 +8,8 @@ packages="build-essential autoconf automake pkg-config
 	libgnutls28-dev gnutls-bin openssl
 	bats socat netcat-openbsd python3 valgrind groff-base
 	dnsmasq-base bind9-dnsutils ncat systemd bash-completion
-	microsocks tinyproxy openssh-server openssh-client haproxy curl"
+	microsocks tinyproxy openssh-server openssh-client haproxy curl
+	nginx-light"
 
 missing=""
 for p in $packages; do

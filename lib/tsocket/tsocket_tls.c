@@ -45,6 +45,10 @@ struct tstream_tls_params {
 	bool sni;		/* servername is a DNS name: send it */
 	bool have_pin;
 	uint8_t pin[32];
+	gnutls_priority_t priority;	/* NULL: GnuTLS's default */
+	gnutls_datum_t *alpn;		/* in order of preference */
+	unsigned n_alpn;
+	char *alpn_text;		/* "h2, http/1.1", for messages */
 };
 
 struct tstream_tls {
@@ -75,6 +79,9 @@ static int tls_params_destructor(struct tstream_tls_params *p)
 {
 	if (p->cred != NULL) {
 		gnutls_certificate_free_credentials(p->cred);
+	}
+	if (p->priority != NULL) {
+		gnutls_priority_deinit(p->priority);
 	}
 	return 0;
 }
@@ -172,6 +179,120 @@ static bool tls_parse_pin(const char *text, uint8_t pin[32])
 	return n == 32 && hi == -1;
 }
 
+/*
+ * GnuTLS's limits: gnutls_alpn_set_protocols() refuses more protocols or
+ * longer names, and only at each handshake; checked once here instead.
+ */
+#define TLS_ALPN_MAX 8
+#define TLS_ALPN_NAME_MAX 31
+
+/* "h2,http/1.1" into p->alpn; NULL or the problem. */
+static char *tls_load_alpn(TALLOC_CTX *mem_ctx, struct tstream_tls_params *p,
+			   const char *list)
+{
+	const char *s = list;
+
+	p->alpn = talloc_zero_array(p, gnutls_datum_t, TLS_ALPN_MAX);
+	p->alpn_text = talloc_strdup(p, "");
+	if (p->alpn == NULL || p->alpn_text == NULL) {
+		return talloc_strdup(mem_ctx, "out of memory");
+	}
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		uint8_t *name;
+
+		/* the name, not the list: callers may write lists otherwise */
+		if (len == 0) {
+			return talloc_strdup(mem_ctx, "ALPN: an empty protocol "
+					     "name in the list");
+		}
+		if (len > TLS_ALPN_NAME_MAX) {
+			return talloc_asprintf(mem_ctx, "ALPN protocol "
+					       "'%.*s': longer than %d bytes",
+					       (int)len, s, TLS_ALPN_NAME_MAX);
+		}
+		if (p->n_alpn == TLS_ALPN_MAX) {
+			return talloc_asprintf(mem_ctx, "ALPN: more than %d "
+					       "protocols", TLS_ALPN_MAX);
+		}
+		name = talloc_memdup(p->alpn, s, len);
+		p->alpn_text = talloc_asprintf_append(p->alpn_text, "%s%.*s",
+						      p->n_alpn > 0 ? ", " : "",
+						      (int)len, s);
+		if (name == NULL || p->alpn_text == NULL) {
+			return talloc_strdup(mem_ctx, "out of memory");
+		}
+		p->alpn[p->n_alpn].data = name;
+		p->alpn[p->n_alpn].size = (unsigned)len;
+		p->n_alpn++;
+		if (s[len] == '\0') {
+			return NULL;
+		}
+		s += len + 1;
+	}
+}
+
+/*
+ * A priority string into p->priority (one starting with ':' appended to
+ * the default); NULL or the problem, naming the part GnuTLS refused.
+ */
+static char *tls_load_priority(TALLOC_CTX *mem_ctx,
+			       struct tstream_tls_params *p, const char *text)
+{
+	bool append = text[0] == ':';
+	const char *err_pos = NULL;
+	const unsigned *versions = NULL;
+	int i, n, ret;
+
+	if (text[0] == '\0') {
+		return talloc_strdup(mem_ctx, "an empty priority string");
+	}
+	ret = gnutls_priority_init2(&p->priority, append ? text + 1 : text,
+				    &err_pos, append
+				    ? GNUTLS_PRIORITY_INIT_DEF_APPEND : 0);
+	if (ret < 0) {
+		p->priority = NULL;
+		if (ret == GNUTLS_E_INVALID_REQUEST && err_pos != NULL &&
+		    err_pos >= text && err_pos < text + strlen(text)) {
+			return talloc_asprintf(mem_ctx, "priority string "
+					       "'%s': invalid at '%.*s'", text,
+					       (int)strcspn(err_pos, ":"),
+					       err_pos);
+		}
+		return talloc_asprintf(mem_ctx, "priority string '%s': %s",
+				       text, gnutls_strerror(ret));
+	}
+	/*
+	 * Removing every TLS version leaves DTLS ones, which GnuTLS takes
+	 * here and fails every handshake on: say so at once instead.
+	 */
+	n = gnutls_priority_protocol_list(p->priority, &versions);
+	for (i = 0; i < n; i++) {
+		if (versions[i] >= GNUTLS_SSL3 &&
+		    versions[i] < GNUTLS_DTLS_VERSION_MIN) {
+			return NULL;
+		}
+	}
+	return talloc_asprintf(mem_ctx, "priority string '%s': enables no "
+			       "TLS protocol version", text);
+}
+
+/* The options both sides have; NULL or the problem. */
+static char *tls_load_common(TALLOC_CTX *mem_ctx,
+			     struct tstream_tls_params *p, const char *alpn,
+			     const char *priority)
+{
+	char *err = NULL;
+
+	if (alpn != NULL) {
+		err = tls_load_alpn(mem_ctx, p, alpn);
+	}
+	if (err == NULL && priority != NULL) {
+		err = tls_load_priority(mem_ctx, p, priority);
+	}
+	return err;
+}
+
 /* A DNS name, as opposed to an IPv4 or IPv6 address (no SNI for those). */
 static bool tls_is_dns_name(const char *name)
 {
@@ -226,6 +347,10 @@ int tstream_tls_params_client(TALLOC_CTX *mem_ctx,
 	if (opts->insecure) {
 		p->have_pin = false;
 	}
+	err = tls_load_common(mem_ctx, p, opts->alpn, opts->priority);
+	if (err != NULL) {
+		goto fail;
+	}
 	*params = p;
 	return 0;
 fail:
@@ -254,6 +379,9 @@ int tstream_tls_params_server(TALLOC_CTX *mem_ctx,
 		p->require_client_cert = true;
 		p->verify = true;
 		err = tls_load_trust(mem_ctx, p, opts->cafile);
+	}
+	if (err == NULL) {
+		err = tls_load_common(mem_ctx, p, opts->alpn, opts->priority);
 	}
 	if (err != NULL) {
 		talloc_free(p);
@@ -681,10 +809,26 @@ static char *tls_handshake_error(TALLOC_CTX *mem_ctx, struct tstream_tls *tls,
 		return talloc_strdup(mem_ctx, "certificate verification "
 				     "failed");
 	}
+	if (ret == GNUTLS_E_NO_APPLICATION_PROTOCOL) {
+		return talloc_asprintf(mem_ctx, "TLS handshake: the client "
+				       "offers none of the ALPN protocols "
+				       "accepted (%s)",
+				       tls->params->alpn_text);
+	}
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		gnutls_alert_description_t alert;
+
+		alert = gnutls_alert_get(tls->session);
+		if (alert == GNUTLS_A_NO_APPLICATION_PROTOCOL &&
+		    tls->params->n_alpn > 0) {
+			return talloc_asprintf(mem_ctx, "TLS handshake: the "
+				"peer accepts none of the ALPN protocols "
+				"offered: %s (alert: %s)",
+				tls->params->alpn_text,
+				gnutls_alert_get_name(alert));
+		}
 		return talloc_asprintf(mem_ctx, "TLS handshake: the peer "
-			"refused it (alert: %s)",
-			gnutls_alert_get_name(gnutls_alert_get(tls->session)));
+			"refused it (alert: %s)", gnutls_alert_get_name(alert));
 	}
 	if (ret == GNUTLS_E_PREMATURE_TERMINATION || tls->plain_eof) {
 		return talloc_strdup(mem_ctx, "TLS handshake: the peer closed "
@@ -895,7 +1039,11 @@ static int tls_session_setup(struct tls_handshake_state *state,
 		return EPROTO;
 	}
 	talloc_set_destructor(tls, tls_destructor);
-	ret = gnutls_set_default_priority(tls->session);
+	if (params->priority != NULL) {
+		ret = gnutls_priority_set(tls->session, params->priority);
+	} else {
+		ret = gnutls_set_default_priority(tls->session);
+	}
 	if (ret >= 0) {
 		ret = gnutls_credentials_set(tls->session,
 					     GNUTLS_CRD_CERTIFICATE,
@@ -905,6 +1053,17 @@ static int tls_session_setup(struct tls_handshake_state *state,
 		ret = gnutls_server_name_set(tls->session, GNUTLS_NAME_DNS,
 					     params->servername,
 					     strlen(params->servername));
+	}
+	if (ret >= 0 && params->n_alpn > 0) {
+		/*
+		 * A server picks by its own order, and refuses a client
+		 * that offers ALPN but nothing it accepts (MANDATORY does
+		 * not apply to a client that offers none).
+		 */
+		ret = gnutls_alpn_set_protocols(tls->session, params->alpn,
+			params->n_alpn, params->server
+			? GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE
+			: 0);
 	}
 	if (ret < 0) {
 		state->error = talloc_asprintf(state, "TLS: %s",
@@ -1006,6 +1165,102 @@ int tstream_tls_handshake_recv(struct tevent_req *req, int *perrno,
 out:
 	tevent_req_received(req);
 	return ret;
+}
+
+/* ---------------------------------------------------------------- info */
+
+/* "TLSv1.3", as OpenSSL and most tools write it (GnuTLS: "TLS1.3"). */
+static const char *tls_version_name(gnutls_protocol_t v)
+{
+	switch (v) {
+	case GNUTLS_SSL3:
+		return "SSLv3";
+	case GNUTLS_TLS1_0:
+		return "TLSv1.0";
+	case GNUTLS_TLS1_1:
+		return "TLSv1.1";
+	case GNUTLS_TLS1_2:
+		return "TLSv1.2";
+	case GNUTLS_TLS1_3:
+		return "TLSv1.3";
+	default:
+		return gnutls_protocol_get_name(v);
+	}
+}
+
+static const char *tls_cipher_name(gnutls_session_t session)
+{
+#ifdef HAVE_GNUTLS_CIPHERSUITE_GET
+	/* the IANA name: TLS_AES_256_GCM_SHA384 */
+	const char *name = gnutls_ciphersuite_get(session);
+
+	if (name != NULL) {
+		return name;
+	}
+#endif
+	/* older GnuTLS: the bulk cipher alone (AES-256-GCM) */
+	return gnutls_cipher_get_name(gnutls_cipher_get(session));
+}
+
+int tstream_tls_info(struct tstream_context *stream, TALLOC_CTX *mem_ctx,
+		     char **version, char **cipher, char **alpn)
+{
+	struct tstream_tls *tls;
+	gnutls_datum_t proto = { NULL, 0 };
+	const char *name;
+	char *v = NULL, *c = NULL, *a = NULL;
+
+	tls = stream != NULL
+	      ? talloc_get_type(_tstream_context_data(stream),
+				struct tstream_tls)
+	      : NULL;
+	if (tls == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (tls->session == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (version != NULL) {
+		name = tls_version_name(
+			gnutls_protocol_get_version(tls->session));
+		v = talloc_strdup(mem_ctx, name != NULL ? name : "unknown");
+		if (v == NULL) {
+			goto nomem;
+		}
+	}
+	if (cipher != NULL) {
+		name = tls_cipher_name(tls->session);
+		c = talloc_strdup(mem_ctx, name != NULL ? name : "unknown");
+		if (c == NULL) {
+			goto nomem;
+		}
+	}
+	if (alpn != NULL &&
+	    gnutls_alpn_get_selected_protocol(tls->session, &proto) == 0 &&
+	    proto.size > 0) {
+		a = talloc_strndup(mem_ctx, (const char *)proto.data,
+				   proto.size);
+		if (a == NULL) {
+			goto nomem;
+		}
+	}
+	if (version != NULL) {
+		*version = v;
+	}
+	if (cipher != NULL) {
+		*cipher = c;
+	}
+	if (alpn != NULL) {
+		*alpn = a;
+	}
+	return 0;
+nomem:
+	talloc_free(v);
+	talloc_free(c);
+	errno = ENOMEM;
+	return -1;
 }
 
 /* ---------------------------------------------------------------- reading */

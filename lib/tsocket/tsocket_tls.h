@@ -12,6 +12,7 @@
  * looks like) fails reads with ECONNABORTED instead, and a fatal alert
  * from the peer with EPROTO; tstream_error_message() says which alert.
  * A failed handshake sends the peer a fatal alert saying why.
+ * tstream_tls_info() tells what a handshake agreed on.
  *
  * Built (and installed) only when configure finds GnuTLS.
  *
@@ -50,6 +51,21 @@ struct tstream_tls_client_opts {
 	const char *keyfile;
 	/* skip every check: the caller takes the risk */
 	bool insecure;
+	/*
+	 * ALPN protocols to offer, in order of preference, separated by
+	 * commas ("h2,http/1.1"); NULL: none.  At most 8, each of 1 to 31
+	 * bytes (GnuTLS's limits).  A server that picks none of them, or
+	 * does not do ALPN, is no error: tstream_tls_info() then says NULL.
+	 */
+	const char *alpn;
+	/*
+	 * A GnuTLS priority string (versions, ciphers...: see
+	 * gnutls_priority_init(3)), e.g. "NORMAL:-VERS-TLS1.3"; NULL: the
+	 * default (the system's).  One that starts with ':' is appended to
+	 * the default instead of replacing it, so ":-VERS-TLS1.0" is the
+	 * default without TLS 1.0.
+	 */
+	const char *priority;
 };
 
 /* How a server presents itself and checks clients. */
@@ -60,12 +76,22 @@ struct tstream_tls_server_opts {
 	const char *cafile;
 	/* fail the handshake unless the client shows a valid certificate */
 	bool require_client_cert;
+	/*
+	 * ALPN protocols accepted, in the server's order of preference,
+	 * written as the client's.  A client that offers ALPN but none of
+	 * these fails the handshake (a no_application_protocol alert); one
+	 * that offers no ALPN at all is served.  NULL: ALPN is ignored.
+	 */
+	const char *alpn;
+	/* as the client's: NULL for the default */
+	const char *priority;
 };
 
 /*
  * Load credentials once for many connections.  The params must outlive
  * every stream made with them.  Returns 0, or -1 with errno and *error (a
- * message on mem_ctx naming the file and the problem).
+ * message on mem_ctx naming the file or option and the problem: for a
+ * priority string, the part GnuTLS does not take).
  */
 int tstream_tls_params_client(TALLOC_CTX *mem_ctx,
 			      const struct tstream_tls_client_opts *opts,
@@ -102,6 +128,17 @@ struct tevent_req *tstream_tls_accept_send(TALLOC_CTX *mem_ctx,
 int tstream_tls_handshake_recv(struct tevent_req *req, int *perrno,
 			       TALLOC_CTX *mem_ctx,
 			       struct tstream_context **tls, char **error);
+
+/*
+ * What the handshake of a TLS stream agreed on, each on mem_ctx (pass
+ * NULL for what is not wanted): the protocol version ("TLSv1.3"), the
+ * cipher suite ("TLS_AES_256_GCM_SHA384") and the ALPN protocol (NULL
+ * if none was negotiated).  Returns 0, or -1 with errno: EINVAL (not a
+ * TLS stream), ENOTCONN (disconnected) or ENOMEM; nothing is allocated
+ * then.
+ */
+int tstream_tls_info(struct tstream_context *tls, TALLOC_CTX *mem_ctx,
+		     char **version, char **cipher, char **alpn);
 
 #ifdef __cplusplus
 }

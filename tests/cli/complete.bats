@@ -95,3 +95,21 @@ try() {
 		grep -qE "(^|[ \"])$man_k(:|[ \",]|$)" <<<"$section"
 	done
 }
+
+@test "--help and tsock(1) list every endpoint option of the table" {
+	local help section opts o man_o
+	help=$("$TSOCK" --help | sed -n '/^Endpoint options/,/^$/p')
+	# the "Endpoint options" part of the man page, up to the next part
+	section=$(sed -n '/^\.SS Endpoint options/,/^\.PP/p' "$TOP/man/tsock.1")
+	opts=$("$TSOCK" --complete endpoint-options | sed 's/=$//')
+	[ -n "$opts" ]
+	for o in $opts; do
+		echo "option $o"
+		grep -qE "(^| )$o(=| |$)" <<<"$help"
+		# in an item's head (.B, .BI: 'NAME=' or after '\fP'), where
+		# '-' is written '\-'
+		man_o=${o//-/\\\\-}
+		grep -E '^\.(B|BI) ' <<<"$section" |
+			grep -qE "(^\.BI? \"?|\\\\fP)$man_o([= \"]|\$)"
+	done
+}

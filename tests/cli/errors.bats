@@ -177,6 +177,22 @@ net_error() {
 	usage_error "IPv4 only" connect 'tcp4:[::1]:80'
 }
 
+@test "tls options parse in any build: a bad min-version= is exit 2 naming it; good ones reach the connect, or without GnuTLS the 'needs GnuTLS' error" {
+	usage_error "endpoint 'tls:127.0.0.1:1,min-version=1.4': option " \
+		connect 'tls:127.0.0.1:1,min-version=1.4'
+	has "option 'min-version': invalid value '1.4'"
+	if "$TSOCK" --version | grep -q '^TLS: not built'; then
+		usage_error "built with GnuTLS" connect \
+			'tls:127.0.0.1:1,alpn=h2:http/1.1,priority=NORMAL,min-version=1.2'
+		usage_error "built with GnuTLS" --cert c.pem --key k.pem \
+			listen 'tls:127.0.0.1:0,alpn=h2,min-version=1.3'
+	else
+		# port 1 of loopback: nothing listens there
+		net_error "Connection refused" connect \
+			'tls:127.0.0.1:1,alpn=h2:http/1.1,priority=NORMAL,min-version=1.2'
+	fi
+}
+
 # ------------------------------------------------------------ options
 
 @test "--frame bogus: exit 2, names the spec" {

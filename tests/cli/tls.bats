@@ -801,3 +801,207 @@ www_downloads() {
 	done
 	[ "$(sha "$TMP/srv.out")" = "$(sha "$TMP/up")" ]
 }
+
+# ------------------------------------ ALPN, priority strings, min-version
+
+@test "connect tls: alpn=h2 to openssl s_server -alpn h2,http/1.1: -v logs the version, cipher and ALPN h2" {
+	s_server_rev srv -alpn h2,http/1.1
+	run --separate-stderr run_bounded 10 "$TSOCK" connect -v \
+		"tls:127.0.0.1:$PORT_srv,cafile=$CERTS/ca.pem,alpn=h2" \
+		<<<"negotiated"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "detaitogen" ]
+	[[ "$stderr" == *"tls:127.0.0.1:$PORT_srv: TLSv1.3, TLS_"*", ALPN h2"* ]]
+	# a protocol the server does not take: refused, and said so
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		"tls:127.0.0.1:$PORT_srv,cafile=$CERTS/ca.pem,alpn=imap" \
+		<<<"not this"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" =~ ALPN ]]
+	[[ "$stderr" =~ imap ]]
+}
+
+@test "listen tls: alpn=h2:http/1.1: openssl s_client -alpn http/1.1 gets http/1.1, one offering none is served, one offering neither is refused" {
+	start_tsock lst -v -k "${SRV[@]}" listen \
+		'tls:127.0.0.1:0,alpn=h2:http/1.1'
+	run run_bounded 10 openssl s_client -alpn http/1.1 \
+		-CAfile "$CERTS/ca.pem" -connect "127.0.0.1:$PORT_lst" \
+		</dev/null 3>&-
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^ALPN protocol: http/1.1$' <<<"$output"
+	wait_for_line "$TMP/lst.err" 'TLSv1\.3, TLS_.*, ALPN http/1\.1$'
+
+	# the server's order decides between two it accepts
+	run run_bounded 10 openssl s_client -alpn http/1.1,h2 \
+		-CAfile "$CERTS/ca.pem" -connect "127.0.0.1:$PORT_lst" \
+		</dev/null 3>&-
+	[ "$status" -eq 0 ]
+	grep -q '^ALPN protocol: h2$' <<<"$output"
+
+	run run_bounded 10 openssl s_client -CAfile "$CERTS/ca.pem" \
+		-connect "127.0.0.1:$PORT_lst" </dev/null 3>&-
+	[ "$status" -eq 0 ]
+	grep -q '^No ALPN negotiated$' <<<"$output"
+	wait_for_line "$TMP/lst.err" 'TLSv1\.3, TLS_[A-Z0-9_]*, no ALPN$'
+
+	run run_bounded 10 openssl s_client -alpn spdy/3 \
+		-CAfile "$CERTS/ca.pem" -connect "127.0.0.1:$PORT_lst" \
+		</dev/null 3>&-
+	echo "$output"
+	[ "$status" -ne 0 ]
+	grep -qi 'no application protocol' <<<"$output"
+	wait_for_line "$TMP/lst.err" 'none of the ALPN protocols accepted \(h2, http/1\.1\)'
+	kill -0 "$PID_lst"	# still serving
+}
+
+@test "priority=NORMAL:-VERS-TLS1.3: -v says TLSv1.2, connecting and listening" {
+	s_server_rev srv
+	run --separate-stderr run_bounded 10 "$TSOCK" connect -v \
+		"tls:127.0.0.1:$PORT_srv,cafile=$CERTS/ca.pem,priority=NORMAL:-VERS-TLS1.3" \
+		<<<"twelve"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "evlewt" ]
+	[[ "$stderr" == *"tls:127.0.0.1:$PORT_srv: TLSv1.2, TLS_ECDHE_"* ]]
+
+	echo "from a TLS 1.2 server" >"$TMP/lst.in"
+	start_tsock lst -v "${SRV[@]}" listen \
+		'tls:127.0.0.1:0,priority=NORMAL:-VERS-TLS1.3'
+	run --separate-stderr run_bounded 10 "$TSOCK" connect -v \
+		"tls:127.0.0.1:$PORT_lst,cafile=$CERTS/ca.pem" </dev/null
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "from a TLS 1.2 server" ]
+	[[ "$stderr" =~ "TLSv1.2" ]]
+	wait_for_line "$TMP/lst.err" '^tsock: tls:127\.0\.0\.1:[0-9]+: TLSv1\.2, TLS_'
+}
+
+@test "min-version=1.3 against openssl s_server -tls1_2: exit 1 with a message; 1.2 goes through" {
+	s_server_rev srv -tls1_2
+	run --separate-stderr run_bounded 10 "$TSOCK" connect \
+		"tls:127.0.0.1:$PORT_srv,cafile=$CERTS/ca.pem,min-version=1.3" \
+		<<<"too old"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *"tls:127.0.0.1:$PORT_srv: TLS handshake"* ]]
+	[[ "$stderr" =~ [Vv]ersion ]]
+
+	run --separate-stderr run_bounded 10 "$TSOCK" connect -v \
+		"tls:127.0.0.1:$PORT_srv,cafile=$CERTS/ca.pem,min-version=1.2" \
+		<<<"new enough"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hguone wen" ]
+	[[ "$stderr" =~ "TLSv1.2" ]]
+}
+
+@test "min-version=1.3 on a listener refuses an openssl s_client -tls1_2" {
+	start_tsock lst -k "${SRV[@]}" listen 'tls:127.0.0.1:0,min-version=1.3'
+	run run_bounded 10 openssl s_client -tls1_2 -CAfile "$CERTS/ca.pem" \
+		-connect "127.0.0.1:$PORT_lst" </dev/null 3>&-
+	echo "$output"
+	[ "$status" -ne 0 ]
+	wait_for_line "$TMP/lst.err" 'TLS handshake'
+	run run_bounded 10 openssl s_client -tls1_3 -CAfile "$CERTS/ca.pem" \
+		-connect "127.0.0.1:$PORT_lst" </dev/null 3>&-
+	[ "$status" -eq 0 ]
+	grep -q 'TLSv1.3' <<<"$output"
+}
+
+@test "a bad min-version= is a usage error (exit 2) naming option and endpoint; a bad priority= fails at start naming the part" {
+	local ep
+	for ep in 'tls:127.0.0.1:1,min-version=1.4' \
+		  'tls:127.0.0.1:1,min-version=TLS1.3' \
+		  'tls:127.0.0.1:1,min-version=1'; do
+		run --separate-stderr run_bounded 5 "$TSOCK" connect "$ep"
+		echo "status=$status stderr=$stderr"
+		[ "$status" -eq 2 ]
+		[[ "$stderr" == *"endpoint '$ep'"*"option 'min-version'"* ]]
+	done
+	run --separate-stderr run_bounded 5 "$TSOCK" "${SRV[@]}" listen \
+		'tls:127.0.0.1:0,min-version=2'
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" =~ "option 'min-version'" ]]
+	[[ "$stderr" != *"listening on"* ]]
+
+	run --separate-stderr run_bounded 5 "$TSOCK" "${SRV[@]}" listen \
+		'tls:127.0.0.1:0,priority=NORMAL:+BOGUS'
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" =~ "invalid at '+BOGUS'" ]]
+	[[ "$stderr" != *"listening on"* ]]
+	# min-version= narrows priority= to nothing: said at start too
+	run --separate-stderr run_bounded 5 "$TSOCK" connect \
+		'tls:127.0.0.1:1,priority=NORMAL:-VERS-TLS1.3,min-version=1.3'
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" =~ "no TLS protocol version" ]]
+}
+
+# nginx_h2c NAME: nginx on 127.0.0.1 (a free port: it cannot report port
+# 0) speaking HTTP/2 without TLS (prior knowledge), answering "hello" to
+# everything; its files in $TMP/NAME.  Sets PORT_<NAME>; skips the test
+# where nginx is not installed.
+nginx_h2c() {
+	local name=$1 nginx port dir
+	nginx=$(command -v nginx || echo /usr/sbin/nginx)
+	[ -x "$nginx" ] || skip "nginx is not installed"
+	dir="$TMP/$name"
+	mkdir -p "$dir/tmp"
+	port=$(free_port)
+	cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port http2;
+		location / {
+			default_type text/plain;
+			return 200 "hello\n";
+		}
+	}
+}
+EOF
+	"$nginx" -g 'daemon off;' -e "$dir/error.log" -p "$dir" \
+		-c "$dir/nginx.conf" </dev/null >"$TMP/$name.out" \
+		2>"$TMP/$name.err" 3>&- &
+	eval "PID_$name=$!"
+	BG_PIDS+=("$!")
+	wait_listening "$port" || {
+		cat "$TMP/$name.err" "$dir/error.log" >&2
+		return 1
+	}
+	eval "PORT_$name=\$port"
+}
+
+@test "curl --http2 through tsock's TLS termination (alpn=h2:http/1.1) to nginx speaking h2c" {
+	need curl
+	curl --version | grep -q HTTP2 || skip "curl without HTTP/2"
+	nginx_h2c ngx
+	start_tsock rly -v relay \
+		"tls:127.0.0.1:0,cert=$CERTS/server.pem,key=$CERTS/server-key.pem,alpn=h2:http/1.1" \
+		"tcp:127.0.0.1:$PORT_ngx"
+	run run_bounded 15 curl --http2 -sS --max-time 10 \
+		--cacert "$CERTS/ca.pem" \
+		--resolve "localhost:$PORT_rly:127.0.0.1" \
+		-w '%{http_version}\n' "https://localhost:$PORT_rly/"
+	echo "$output"
+	cat "$TMP/rly.err"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'hello\n2')" ]
+	grep -q 'TLSv1\.3, TLS_.*, ALPN h2$' "$TMP/rly.err"
+}
