@@ -317,6 +317,12 @@ static void v2_unix(const uint8_t *p, struct sockaddr_storage *ss,
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 }
 
+static int v2_socktype(uint8_t proto)
+{
+	return proto == V2_PROTO_STREAM ? SOCK_STREAM :
+	       proto == V2_PROTO_DGRAM ? SOCK_DGRAM : 0;
+}
+
 static int parse_v2(const uint8_t *buf, size_t len, struct proxy_header *out,
 		    size_t *need, const char **error)
 {
@@ -404,8 +410,7 @@ static int parse_v2(const uint8_t *buf, size_t len, struct proxy_header *out,
 	if (cmd == V2_CMD_LOCAL || block == 0) {
 		out->local = true;
 		if (cmd == V2_CMD_PROXY) {
-			out->socktype = proto == V2_PROTO_STREAM ? SOCK_STREAM :
-					proto == V2_PROTO_DGRAM ? SOCK_DGRAM : 0;
+			out->socktype = v2_socktype(proto);
 		}
 		return 1;
 	}
@@ -429,7 +434,7 @@ static int parse_v2(const uint8_t *buf, size_t len, struct proxy_header *out,
 		v2_unix(buf + p + V2_UNIX_PATH, &out->dst, &out->dst_len);
 		break;
 	}
-	out->socktype = proto == V2_PROTO_STREAM ? SOCK_STREAM : SOCK_DGRAM;
+	out->socktype = v2_socktype(proto);
 
 	/* TLVs: type, 16-bit length, value; each has to fit */
 	p += block;
