@@ -82,10 +82,12 @@ struct proxy_header {
  *  0: not enough yet.  *need is how many bytes to have in all before
  *     calling again (more than len, and never more than the header can
  *     be long, so reading exactly need - len more bytes never reads
- *     past its end): 8 for nothing at all, at most the smallest valid
- *     header of the version detected, and then for v1, whose end is
- *     only known at its CRLF, one or two bytes more at a time, up to
- *     PROXY_HEADER_V1_MAX; for v2 the length its fixed part gives.
+ *     past its end): 8 for nothing at all, then the shortest header
+ *     the bytes so far can begin (15, "PROXY UNKNOWN\r\n", for v1 until
+ *     its protocol shows; 16 for v2); then for v1, whose end is only
+ *     known at its CRLF, one or two bytes more at a time (two while the
+ *     last byte is no CR), up to PROXY_HEADER_V1_MAX; for v2 the length
+ *     its fixed part gives.
  * -1: not a valid header.  *error says what is wrong, in English, as
  *     soon as the bytes show it.  It is a string constant or out->errbuf
  *     and lives as long as *out is left alone.
