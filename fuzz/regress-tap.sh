@@ -14,7 +14,7 @@ set -euo pipefail
 srcdir=${srcdir:-.}
 bindir=${FUZZ_REGRESS_DIR:-fuzz}
 corpus=$srcdir/fuzz/corpus
-targets=(endpoint frame_spec hostport frame_reader)
+targets=(endpoint frame_spec hostport frame_reader proxy_header)
 
 echo "1..${#targets[@]}"
 n=0
