@@ -16,6 +16,7 @@
 #include "endpoint_options.h"
 #include "layer.h"
 #include "layer_proxy.h"
+#include "layer_proxy_protocol.h"
 #include "parse.h"
 #include "proxy_url.h"
 
@@ -218,15 +219,31 @@ static struct proxy_hop *endpoint_hop(struct endpoint *ep, size_t i)
 	return hop;
 }
 
+/* The PROXY protocol's layer ep's settings ask for, if any. */
+static const struct layer *endpoint_header_layer(const struct endpoint *ep)
+{
+	if (!endpoint_is_stream(ep) ||
+	    !(ep->kind->options & KIND_OPT_PROXY_HEADER)) {
+		return NULL;
+	}
+	if (ep->listening) {
+		return ep->set.accept_proxy ? &layer_accept_proxy : NULL;
+	}
+	return ep->set.send_proxy != 0 ? &layer_send_proxy : NULL;
+}
+
 int endpoint_prepare(struct endpoint *ep, char **error)
 {
-	size_t i, n = 0, k = 0;
+	const struct layer *header = endpoint_header_layer(ep);
+	size_t i, n = 0, k = 0, h = header != NULL ? 1 : 0;
 	int status;
 
 	while (ep->kind->layers != NULL && ep->kind->layers[k] != NULL) {
 		k++;
 	}
-	n = ep->n_proxies + k;
+	/* proxy hops, then the PROXY header (to BACK, or from a client), */
+	/* then the kind's (TLS): haproxy's order */
+	n = ep->n_proxies + h + k;
 	if (n == 0) {
 		return 0;
 	}
@@ -248,15 +265,18 @@ int endpoint_prepare(struct endpoint *ep, char **error)
 			goto nomem;
 		}
 	}
+	if (header != NULL) {
+		ep->layers[ep->n_proxies] = header;
+	}
 	for (i = 0; i < k; i++) {
 		const struct layer *l = ep->kind->layers[i];
+		size_t at = ep->n_proxies + h + i;
 
-		ep->layers[ep->n_proxies + i] = l;
+		ep->layers[at] = l;
 		if (l->prepare == NULL) {
 			continue;
 		}
-		status = l->prepare(ep, ep, &ep->layer_state[ep->n_proxies + i],
-				    error);
+		status = l->prepare(ep, ep, &ep->layer_state[at], error);
 		if (status != 0) {
 			return status;
 		}

@@ -61,6 +61,9 @@ struct endpoint_settings {
 	 * endpoint's via= options replace --proxy's list (via=direct: none).
 	 */
 	const char *const *proxies;
+	/* the PROXY protocol: version sent to BACK (0: none); FRONT's */
+	int send_proxy;			/* --send-proxy, send-proxy= */
+	bool accept_proxy;		/* --accept-proxy, accept-proxy */
 	const char *alpn;		/* "h2:http/1.1", or NULL */
 	const char *priority;		/* GnuTLS's, or NULL: the default */
 	int min_version;		/* 10..13 for TLS 1.0..1.3; 0: any */
@@ -89,6 +92,7 @@ enum {
 	KIND_OPT_TLS = 2,	/* cafile= cert= key= servername= alpn= ... */
 	KIND_OPT_FILE = 4,	/* mode= (listening on a socket file) */
 	KIND_OPT_PROXY = 8,	/* via= (HOST:PORT reached through proxies) */
+	KIND_OPT_PROXY_HEADER = 16,	/* send-proxy= accept-proxy */
 };
 
 struct endpoint_alias {

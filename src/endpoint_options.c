@@ -14,6 +14,7 @@ enum option_role { ROLE_ANY, ROLE_LISTEN, ROLE_CONNECT };
 enum option_type {
 	TYPE_STRING, TYPE_FLAG, TYPE_SECONDS, TYPE_MODE,
 	TYPE_PROXY,		/* repeatable: a chain, in order */
+	TYPE_PROXY_VERSION,	/* v1, v2 (the PROXY protocol's) */
 	TYPE_TLS_VERSION,	/* 1.0 ... 1.3, as 10 ... 13 */
 };
 
@@ -46,6 +47,10 @@ static const struct endpoint_option endpoint_options[] = {
 	  AT(min_version) },
 	{ "mode", KIND_OPT_FILE, ROLE_LISTEN, TYPE_MODE, AT(mode) },
 	{ "via", KIND_OPT_PROXY, ROLE_CONNECT, TYPE_PROXY, AT(proxies) },
+	{ "send-proxy", KIND_OPT_PROXY_HEADER, ROLE_CONNECT,
+	  TYPE_PROXY_VERSION, AT(send_proxy) },
+	{ "accept-proxy", KIND_OPT_PROXY_HEADER, ROLE_LISTEN, TYPE_FLAG,
+	  AT(accept_proxy) },
 };
 
 #define N_OPTIONS (sizeof(endpoint_options) / sizeof(endpoint_options[0]))
@@ -175,6 +180,18 @@ static const char *option_add_proxy(struct endpoint *ep, const char *value)
 	return NULL;
 }
 
+bool parse_proxy_version(const char *s, int *version)
+{
+	if (strcmp(s, "v1") == 0 || strcmp(s, "1") == 0) {
+		*version = 1;
+	} else if (strcmp(s, "v2") == 0 || strcmp(s, "2") == 0) {
+		*version = 2;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* "1.0" ... "1.3" as 10 ... 13 (no GnuTLS needed to parse them). */
 static bool parse_tls_version(const char *s, int *version)
 {
@@ -218,6 +235,10 @@ static const char *option_set(struct endpoint *ep,
 		break;
 	case TYPE_PROXY:
 		return option_add_proxy(ep, value);
+	case TYPE_PROXY_VERSION:
+		ok = value != NULL &&
+		     parse_proxy_version(value, (int *)(void *)field);
+		break;
 	case TYPE_TLS_VERSION:
 		if (value == NULL ||
 		    !parse_tls_version(value, (int *)(void *)field)) {

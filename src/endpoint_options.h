@@ -23,6 +23,9 @@
  */
 bool endpoint_option_starts(const char *s);
 
+/* "v1" or "v2" (also "1", "2") as 1 or 2: --send-proxy, send-proxy=. */
+bool parse_proxy_version(const char *s, int *version);
+
 /*
  * Apply "NAME=VALUE,..." (s, after the first comma) to ep's settings.
  * NULL, or the reason (on ep) it cannot be.

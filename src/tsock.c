@@ -33,13 +33,13 @@ enum {
 	OPT_MAX_BUFFER, OPT_HELP, OPT_USAGE, OPT_COMPLETE,
 	OPT_V4, OPT_V6, OPT_CAFILE, OPT_CERT, OPT_KEY, OPT_SERVERNAME,
 	OPT_PIN, OPT_PROXY, OPT_ALLOW_TARGET, OPT_DENY_TARGET, OPT_AUTH,
-	OPT_AUTH_FILE,
+	OPT_AUTH_FILE, OPT_SEND_PROXY,
 	OPT_COUNT
 };
 
 /* Where popt puts the flags. */
 static int flag_keep_open, flag_verbose, flag_hexdump, flag_version;
-static int flag_insecure, flag_require_client_cert;
+static int flag_insecure, flag_require_client_cert, flag_accept_proxy;
 
 static const struct poptOption option_table[] = {
 	{ "ipv4", '4', POPT_ARG_NONE, NULL, OPT_V4,
@@ -97,6 +97,14 @@ static const struct poptOption option_table[] = {
 	  "reach tcp: and tls: endpoints through this proxy "
 	  "(socks5://, socks5h://, socks4://, socks4a://, http://); "
 	  "repeat to chain (endpoints: via=)", "URL" },
+	{ "send-proxy", 0, POPT_ARG_STRING, NULL, OPT_SEND_PROXY,
+	  "start each connection to tcp:, tls: or unix: endpoints with "
+	  "a PROXY protocol header (v1 or v2) carrying the client's "
+	  "addresses (endpoints: send-proxy=)", "v1|v2" },
+	{ "accept-proxy", 0, POPT_ARG_NONE, &flag_accept_proxy, 0,
+	  "each client of a listening tcp:, tls: or unix: endpoint must "
+	  "start with a PROXY header (v1 or v2); its addresses are the "
+	  "client's (endpoints: accept-proxy)", NULL },
 	{ "allow-target", 0, POPT_ARG_STRING, NULL, OPT_ALLOW_TARGET,
 	  "proxy: clients may go only where one of these allows "
 	  "(repeatable; HOST[:PORT[-PORT]], HOST an address, CIDR, "
@@ -269,6 +277,7 @@ struct option_values {
 	const char **proxies;	/* --proxy's, in order (talloc) */
 	size_t n_proxies;
 	TALLOC_CTX *mem;	/* what the proxy options keep */
+	int send_proxy;		/* --send-proxy: 1 or 2, or 0 */
 	const char **users;	/* --auth's and --auth-file's */
 	size_t n_users;
 };
@@ -422,6 +431,8 @@ static bool take_option(struct tsock_options *opts,
 	case OPT_MAX_BUFFER:
 		return parse_size(arg, &opts->max_buffer) &&
 		       opts->max_buffer >= BUDGET_MIN;
+	case OPT_SEND_PROXY:
+		return parse_proxy_version(arg, &vals->send_proxy);
 	}
 	return true;
 }
@@ -449,6 +460,8 @@ static void endpoint_defaults(struct tsock_options *opts,
 	set->insecure = flag_insecure != 0;
 	set->require_client_cert = flag_require_client_cert != 0;
 	set->proxies = vals->proxies;
+	set->send_proxy = vals->send_proxy;
+	set->accept_proxy = flag_accept_proxy != 0;
 }
 
 /* --frame and --max-pdu; false after printing why not. */
