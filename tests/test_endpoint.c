@@ -178,9 +178,11 @@ static void test_options_errors(void **state)
 	parse_fails("tls:h:1,cafle=x", false,
 		    "unknown option 'cafle' (tls endpoints take timeout, "
 		    "cafile, cert, key, servername, pin, insecure, "
-		    "require-client-cert, alpn, priority, min-version)");
+		    "require-client-cert, alpn, priority, min-version, via, "
+		    "send-proxy, accept-proxy)");
 	parse_fails("tcp:h:1,cafile=x", false, "option 'cafile' does not "
-		    "apply to tcp endpoints (they take timeout)");
+		    "apply to tcp endpoints (they take timeout, via, send-proxy, "
+		    "accept-proxy)");
 	parse_fails("stdio,timeout=1", false, "option 'timeout' does not "
 		    "apply to stdio endpoints (they take no options)");
 	parse_fails("unix:/s,mode=0600", false, "option 'mode' applies only "

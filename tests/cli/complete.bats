@@ -42,7 +42,7 @@ try() {
 @test "tsock --complete lists commands, kinds, endpoint options and options; anything else is a usage error" {
 	run "$TSOCK" --complete commands
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | tr '\n' ' ')" = "connect listen relay udp-echo " ]
+	[ "$(echo "$output" | tr '\n' ' ')" = "connect listen relay proxy udp-echo " ]
 	run "$TSOCK" --complete kinds
 	for k in tcp: tcp4: udp6: tls: unix: unix-dgram: unix-seqpacket: \
 		stdio - exec: sh: fd: systemd systemd:; do
@@ -62,7 +62,7 @@ try() {
 @test "bash completion: commands, kinds, endpoint options, global options and paths, from tsock itself" {
 	source "$TOP/completion/tsock"
 	try "tsock "
-	[ "${COMPREPLY[*]}" = "connect listen relay udp-echo" ]
+	[ "${COMPREPLY[*]}" = "connect listen relay proxy udp-echo" ]
 	try "tsock re"
 	[ "${COMPREPLY[*]}" = "relay" ]
 	try "tsock relay t"
