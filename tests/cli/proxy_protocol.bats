@@ -195,3 +195,43 @@ time.sleep(20)' "$PORT_who" 3>&- &
 	run "$TSOCK" connect "udp:127.0.0.1:9,send-proxy=v2"
 	[ "$status" -eq 2 ]
 }
+
+@test "nginx's proxy_protocol listener sees the client tsock --send-proxy names" {
+	need curl
+	[ -x /usr/sbin/nginx ] || skip "nginx is not installed"
+	local port v out
+	port=$(free_port)
+	mkdir -p "$TMP/nginx"
+	cat >"$TMP/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx;
+    proxy_temp_path $TMP/nginx;
+    fastcgi_temp_path $TMP/nginx;
+    uwsgi_temp_path $TMP/nginx;
+    scgi_temp_path $TMP/nginx;
+    server {
+        listen 127.0.0.1:$port proxy_protocol;
+        location / { return 200 "\$proxy_protocol_addr \$proxy_protocol_port\n"; }
+    }
+}
+CONF
+	/usr/sbin/nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" >"$TMP/nginx.out" 2>&1 3>&- &
+	BG_PIDS+=("$!")
+	wait_port "$port"
+	for v in v1 v2; do
+		start_tsock "relay$v" --send-proxy "$v" relay tcp:127.0.0.1:0 \
+			"tcp:127.0.0.1:$port"
+		eval "out=\$(run_bounded 10 curl -sS -w ' %{local_port}' \
+			http://127.0.0.1:\$PORT_relay$v/)"
+		echo "$v: $out"
+		# "127.0.0.1 PORT\n PORT": nginx names curl's own port
+		[[ "$out" == "127.0.0.1 "* ]]
+		[ "$(sed -n '1s/.* //p' <<<"$out")" = "$(sed -n '2s/ //p' <<<"$out")" ]
+	done
+}
