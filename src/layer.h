@@ -49,6 +49,13 @@ struct layer {
 	int (*recv)(struct tevent_req *req, TALLOC_CTX *mem_ctx, char **error);
 };
 
+/*
+ * For a layer's recv: 0 if req succeeded, else -1 with *error its
+ * message (message, on the request's state, or "out of memory").
+ */
+int layer_result(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+		 char *message, char **error);
+
 /* The layers ep runs, each from the state endpoint_prepare made. */
 bool layers_present(const struct endpoint *ep);
 

@@ -349,16 +349,8 @@ static int proxy_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 		      char **error)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
-	enum tevent_req_state rs;
-	uint64_t err;
 
-	if (tevent_req_is_error(req, &rs, &err)) {
-		*error = state->error != NULL
-			 ? talloc_steal(mem_ctx, state->error)
-			 : talloc_strdup(mem_ctx, "out of memory");
-		return -1;
-	}
-	return 0;
+	return layer_result(req, mem_ctx, state->error, error);
 }
 
 const struct layer layer_proxy = {

@@ -128,28 +128,12 @@ static void send_written(struct tevent_req *subreq)
 	tevent_req_done(req);
 }
 
-/* The result of either layer: its message, or "out of memory". */
-static int header_layer_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
-			     char **error, char *state_error)
-{
-	enum tevent_req_state rs;
-	uint64_t err;
-
-	if (tevent_req_is_error(req, &rs, &err)) {
-		*error = state_error != NULL
-			 ? talloc_steal(mem_ctx, state_error)
-			 : talloc_strdup(mem_ctx, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
 static int send_proxy_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 			   char **error)
 {
 	struct send_state *state = tevent_req_data(req, struct send_state);
 
-	return header_layer_recv(req, mem_ctx, error, state->error);
+	return layer_result(req, mem_ctx, state->error, error);
 }
 
 const struct layer layer_send_proxy = {
@@ -286,7 +270,7 @@ static int accept_proxy_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 {
 	struct accept_state *state = tevent_req_data(req, struct accept_state);
 
-	return header_layer_recv(req, mem_ctx, error, state->error);
+	return layer_result(req, mem_ctx, state->error, error);
 }
 
 const struct layer layer_accept_proxy = {

@@ -9,6 +9,20 @@
 #include <string.h>
 #include "layer.h"
 
+int layer_result(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+		 char *message, char **error)
+{
+	enum tevent_req_state rs;
+	uint64_t err;
+
+	if (!tevent_req_is_error(req, &rs, &err)) {
+		return 0;
+	}
+	*error = message != NULL ? talloc_steal(mem_ctx, message)
+				 : talloc_strdup(mem_ctx, "out of memory");
+	return -1;
+}
+
 bool layers_present(const struct endpoint *ep)
 {
 	return ep->layers != NULL && ep->layers[0] != NULL;

@@ -253,6 +253,20 @@ print(s.getsockname()[1])
 s.close()' 3>&-
 }
 
+# wait_port PORT [SECONDS]: until 127.0.0.1:PORT accepts (bounded,
+# default 10 s), for servers started on a free_port.
+wait_port() {
+	local port=$1 limit=${2:-10} i
+	for ((i = 0; i < limit * 50; i++)); do
+		if (exec 5<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	echo "nothing accepts on 127.0.0.1:$port after $limit s" >&2
+	return 1
+}
+
 # fd_count PID, rss_kib PID: open descriptors and VmRSS (KiB) of a process.
 fd_count() {
 	ls "/proc/$1/fd" | wc -l

@@ -19,19 +19,6 @@ teardown() {
 	teardown_tmp
 }
 
-# wait_port PORT [SECONDS]: until 127.0.0.1:PORT accepts (bounded).
-wait_port() {
-	local port=$1 limit=${2:-10} i
-	for ((i = 0; i < limit * 50; i++)); do
-		if (exec 5<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.02
-	done
-	echo "nothing accepts on 127.0.0.1:$port after $limit s" >&2
-	return 1
-}
-
 # start_microsocks NAME [ARGS...]: microsocks on 127.0.0.1, port in PORT_NAME.
 start_microsocks() {
 	need microsocks

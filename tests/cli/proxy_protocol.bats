@@ -16,19 +16,6 @@ teardown() {
 	teardown_tmp
 }
 
-# wait_port PORT: until 127.0.0.1:PORT accepts (bounded, 10 s).
-wait_port() {
-	local i
-	for ((i = 0; i < 500; i++)); do
-		if (exec 5<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.02
-	done
-	echo "nothing accepts on 127.0.0.1:$1" >&2
-	return 1
-}
-
 # who_server NAME [OPTIONS...]: tsock taking PROXY headers on 127.0.0.1
 # port 0, answering each client with the address it believes it has:
 # "ADDR PORT".
