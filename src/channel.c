@@ -99,6 +99,16 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     const struct channel *client,
 				     struct selfloop *self)
 {
+	return channel_open_owned_send(mem_ctx, ev, ep, client, self,
+				       mem_ctx);
+}
+
+struct tevent_req *channel_open_owned_send(TALLOC_CTX *mem_ctx,
+					   struct tevent_context *ev,
+					   const struct endpoint *ep,
+					   const struct channel *client,
+					   struct selfloop *self, void *owner)
+{
 	struct tevent_req *req, *subreq;
 	struct channel_open_state *state;
 	const struct endpoint *opened;
@@ -116,7 +126,7 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 	}
 	state->args->client = client;
 	state->args->self = self;
-	state->args->owner = mem_ctx;
+	state->args->owner = owner;
 	if (ms > 0 &&
 	    !tevent_req_set_endtime(req, ev,
 			tevent_timeval_current_ofs(ms / 1000,

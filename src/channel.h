@@ -71,6 +71,17 @@ struct tevent_req *channel_open_send(TALLOC_CTX *mem_ctx,
 				     struct selfloop *self);
 
 /*
+ * As channel_open_send, with owner (not mem_ctx) the object a loop
+ * check's note of the connection belongs to, and hands back when the
+ * connection comes back to FRONT (see selfloop.h): the session.
+ */
+struct tevent_req *channel_open_owned_send(TALLOC_CTX *mem_ctx,
+					   struct tevent_context *ev,
+					   const struct endpoint *ep,
+					   const struct channel *client,
+					   struct selfloop *self, void *owner);
+
+/*
  * For a kind's open_recv: the opener's channel (*chan) on mem_ctx, or on
  * failure NULL with *error its message (*failure, else "out of memory").
  */

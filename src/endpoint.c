@@ -46,6 +46,37 @@ static const char *endpoint_options_start(const char *text)
 	return NULL;
 }
 
+/*
+ * text with the credentials of any proxy URL in it (via=SCHEME://USER:
+ * PASS@HOST) written "***": what messages and -v may show of it.
+ */
+static char *endpoint_masked(TALLOC_CTX *mem_ctx, const char *text)
+{
+	char *out = talloc_strdup(mem_ctx, "");
+	const char *p = text, *sep;
+
+	while (out != NULL && (sep = strstr(p, "://")) != NULL) {
+		const char *user = sep + 3;
+		size_t span = strcspn(user, ",/");
+		const char *at = NULL, *q;
+
+		for (q = user; q < user + span; q++) {
+			if (*q == '@') {
+				at = q;		/* the last: see proxy_url.c */
+			}
+		}
+		if (at == NULL) {
+			out = talloc_strndup_append(out, p,
+						    (size_t)(user - p));
+			p = user;
+			continue;
+		}
+		out = talloc_asprintf_append(out, "%.*s***", (int)(user - p), p);
+		p = at;
+	}
+	return out != NULL ? talloc_strdup_append(out, p) : NULL;
+}
+
 /* The proxy chain of ep's settings, parsed; NULL or why not. */
 static const char *endpoint_parse_proxies(struct endpoint *ep)
 {
@@ -91,7 +122,7 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 		*error = talloc_strdup(mem_ctx, "out of memory");
 		return NULL;
 	}
-	ep->text = talloc_strdup(ep, text);
+	ep->text = endpoint_masked(ep, text);
 	ep->family = family_hint;
 	ep->fd = -1;
 	ep->listening = listening;
@@ -167,36 +198,61 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 	}
 	return ep;
 fail:
-	*error = talloc_asprintf(mem_ctx, "endpoint '%s': %s", text, err);
+	*error = talloc_asprintf(mem_ctx, "endpoint '%s': %s",
+				 ep->text != NULL ? ep->text : "", err);
+	talloc_free(ep);
+	return NULL;
+}
+
+struct endpoint *endpoint_tcp(TALLOC_CTX *mem_ctx, const char *host,
+			      uint16_t port, int family,
+			      const struct endpoint_settings *set,
+			      char **error)
+{
+	extern const struct endpoint_kind kind_tcp;
+	struct endpoint *ep = talloc_zero(mem_ctx, struct endpoint);
+	const char *err;
+
+	if (ep == NULL) {
+		*error = talloc_strdup(mem_ctx, "out of memory");
+		return NULL;
+	}
+	ep->kind = &kind_tcp;
+	ep->carries = CARRIES_BYTES;
+	ep->family = family;
+	ep->host = talloc_strdup(ep, host);
+	ep->port = port;
+	ep->fd = -1;
+	ep->set = *set;
+	ep->text = talloc_asprintf(ep, strchr(host, ':') != NULL
+				   ? "tcp:[%s]:%u" : "tcp:%s:%u", host, port);
+	if (ep->host == NULL || ep->text == NULL) {
+		err = "out of memory";
+		goto fail;
+	}
+	err = endpoint_parse_proxies(ep);
+	if (err != NULL) {
+		goto fail;
+	}
+	return ep;
+fail:
+	*error = talloc_strdup(mem_ctx, err);
 	talloc_free(ep);
 	return NULL;
 }
 
 /*
  * The tcp endpoint of ep's first proxy: what the transport connects to
- * (ep's settings: its timeout, its family).
+ * (ep's settings, but no proxies of its own: its timeout, its family).
  */
 static struct endpoint *endpoint_first_proxy(struct endpoint *ep)
 {
-	extern const struct endpoint_kind kind_tcp;
-	const struct proxy_url *url = ep->proxy_urls[0];
-	struct endpoint *via = talloc_zero(ep, struct endpoint);
+	struct endpoint_settings set = ep->set;
+	char *error = NULL;
 
-	if (via == NULL) {
-		return NULL;
-	}
-	via->kind = &kind_tcp;
-	via->carries = CARRIES_BYTES;
-	via->family = ep->family;
-	via->host = url->host;
-	via->port = url->port;
-	via->fd = -1;
-	via->set = ep->set;
-	via->set.proxies = NULL;
-	via->text = talloc_asprintf(via, strchr(url->host, ':') != NULL
-				    ? "tcp:[%s]:%u" : "tcp:%s:%u", url->host,
-				    url->port);
-	return via->text != NULL ? via : NULL;
+	set.proxies = NULL;
+	return endpoint_tcp(ep, ep->proxy_urls[0]->host,
+			    ep->proxy_urls[0]->port, ep->family, &set, &error);
 }
 
 /* Hop i of ep's chain: proxy i, asked for proxy i+1 or for ep. */

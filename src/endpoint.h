@@ -191,6 +191,17 @@ struct endpoint *endpoint_parse(TALLOC_CTX *mem_ctx, const char *text,
 				char **error);
 
 /*
+ * A tcp endpoint to host and port built in code, not parsed (so that no
+ * text of a client's can carry options into it), with set's settings
+ * and proxy chain; NULL with *error (on mem_ctx) if a proxy URL of set
+ * is bad.  host must be a name or an address, nothing else.
+ */
+struct endpoint *endpoint_tcp(TALLOC_CTX *mem_ctx, const char *host,
+			      uint16_t port, int family,
+			      const struct endpoint_settings *set,
+			      char **error);
+
+/*
  * Get the endpoint's layers ready before anything is opened (load TLS
  * credentials: a missing file is an error at start, not per client).
  * The exit status: 0, or that of the failure with *error on mem_ctx.

@@ -115,6 +115,10 @@ static void socks5_auth_done(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
 
+	if (state->io.in[0] != 1) {
+		hop_fail(req, "malformed reply to the user name and password");
+		return;
+	}
 	if (state->io.in[1] != 0) {
 		hop_fail(req, "user name or password rejected");
 		return;
@@ -325,6 +329,19 @@ static void hop_resolved(struct tevent_req *subreq)
 static void hop_talk(struct tevent_req *req)
 {
 	struct hop_state *state = tevent_req_data(req, struct hop_state);
+	const struct proxy_url *url = state->hop->url;
+
+	/* what the requests can carry (they are built into io.out) */
+	if (state->addr_family == 0 &&
+	    strlen(state->hop->target_host) > PROXY_NAME_MAX) {
+		hop_fail(req, "the target's name is longer than a proxy "
+			 "request can carry (255 bytes)");
+		return;
+	}
+	if (url->user != NULL && strlen(url->user) > PROXY_NAME_MAX) {
+		hop_fail(req, "the user name is longer than 255 bytes");
+		return;
+	}
 
 	switch (state->hop->url->type) {
 	case PROXY_SOCKS5:

@@ -256,6 +256,15 @@ static void accept_read(struct tevent_req *subreq)
 				(struct sockaddr *)&h->src, h->src_len,
 				&addr) == 0 &&
 		    (name = channel_address_name(chan, kind, addr)) != NULL) {
+			char *p;
+
+			/* a path from the wire: only what prints, to logs */
+			for (p = name; *p != '\0'; p++) {
+				if ((unsigned char)*p < 0x20 ||
+				    (unsigned char)*p >= 0x7f) {
+					*p = '?';
+				}
+			}
 			log_verbose("%s: PROXY v%d header: client %s",
 				    chan->name, h->version, name);
 			talloc_free(chan->name);

@@ -58,6 +58,9 @@ static int proxy_io_next_vector(struct tstream_context *stream,
 		io->iov.iov_base = io->in + io->in_len;
 		io->iov.iov_len = 1;
 		io->in_len++;
+	} else if (io->want > sizeof(io->in)) {
+		errno = EMSGSIZE;	/* never past the buffer */
+		return -1;
 	} else if (io->in_len < io->want) {
 		io->iov.iov_base = io->in + io->in_len;
 		io->iov.iov_len = io->want - io->in_len;

@@ -32,6 +32,9 @@ struct serve_state {
 	struct proxy_request r;
 	char *target;			/* "tcp:HOST:PORT", for messages */
 	struct channel *back;
+	struct tsocket_address **addrs;	/* a name's allowed addresses */
+	int naddrs, next;
+	void *owner;			/* the session */
 	char *error;
 };
 
@@ -71,14 +74,9 @@ static void serve_request_timeout(struct tevent_context *ev,
 	serve_fail(req, "no complete request in time");
 }
 
-/* Loopback and unix clients: the ones served without credentials. */
-static bool client_is_local(const struct channel *c)
+/* A loopback address. */
+static bool address_is_loopback(const struct sockaddr_storage *ss)
 {
-	const struct sockaddr_storage *ss = &c->peer;
-
-	if (c->peer_len == 0 || ss->ss_family == AF_UNIX) {
-		return true;
-	}
 	if (ss->ss_family == AF_INET) {
 		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
 			>> 24) == 127;
@@ -93,27 +91,68 @@ static bool client_is_local(const struct channel *c)
 	return false;
 }
 
-/* True if user and pass are one of conf's (every entry compared). */
+/*
+ * Loopback and unix clients: the ones served without credentials.  The
+ * socket's real peer decides, and a PROXY header (--accept-proxy) can
+ * only narrow it: a header is worth what its sender is, so a remote
+ * sender's "127.0.0.1" counts for nothing, and a local haproxy's remote
+ * client is still remote.
+ */
+static bool client_is_local(const struct channel *c)
+{
+	struct sockaddr_storage real;
+	socklen_t len = sizeof(real);
+
+	if (c->fd < 0 ||
+	    getpeername(c->fd, (struct sockaddr *)&real, &len) == -1) {
+		return false;
+	}
+	if (real.ss_family == AF_UNIX) {
+		/* a header on a unix socket may say unix, or loopback */
+		return c->peer_len == 0 || c->peer.ss_family == AF_UNIX ||
+		       address_is_loopback(&c->peer);
+	}
+	return address_is_loopback(&real) &&
+	       (c->peer_len == 0 || address_is_loopback(&c->peer));
+}
+
+/* a and b (NUL-terminated) equal, in a time that does not say where */
+static bool same_secret(const char *a, const char *b, size_t blen)
+{
+	size_t alen = strlen(a), i;
+	unsigned diff = alen != blen;
+
+	for (i = 0; i < blen; i++) {
+		diff |= (unsigned)(b[i] ^ a[i < alen ? i : 0]);
+	}
+	return diff == 0;
+}
+
+/*
+ * True if user and pass are one of conf's USER:PASS (split at the first
+ * colon, so the user has none; every entry is compared).
+ */
 static bool credentials_ok(const struct proxy_server_conf *conf,
 			   const char *user, const char *pass)
 {
-	char given[520];
+	char u[256];
 	bool ok = false;
-	size_t i, j, gl;
+	size_t i, ul;
 
-	snprintf(given, sizeof(given), "%s:%s", user, pass);
-	gl = strlen(given);
 	for (i = 0; conf->users[i] != NULL; i++) {
-		const char *u = conf->users[i];
-		unsigned diff = strlen(u) != gl;
+		const char *entry = conf->users[i];
+		const char *colon = strchr(entry, ':');
 
-		/* no early exit: the time taken says nothing of the match */
-		for (j = 0; j < gl; j++) {
-			diff |= (unsigned)(given[j] ^ u[j < strlen(u) ? j : 0]);
+		ul = colon != NULL ? (size_t)(colon - entry) : 0;
+		if (ul == 0 || ul >= sizeof(u)) {
+			continue;
 		}
-		ok = ok || diff == 0;
+		memcpy(u, entry, ul);
+		u[ul] = '\0';
+		ok |= same_secret(u, user, strlen(user)) &
+		      same_secret(colon + 1, pass, strlen(pass));
 	}
-	memset(given, 0, sizeof(given));
+	memset(u, 0, sizeof(u));
 	return ok;
 }
 
@@ -200,9 +239,9 @@ static void socks5_auth_read(struct tevent_req *req)
 	state->io.out[1] = ok ? 0 : 1;
 	state->io.out_len = 2;
 	if (!ok) {
-		state->error = talloc_asprintf(state, "SOCKS5 user '%s': wrong "
-					       "user name or password",
-					       state->r.user);
+		/* not the user: people type passwords there, and bytes */
+		state->error = talloc_strdup(state, "SOCKS5: wrong user name "
+					     "or password");
 		proxy_io_write(&state->io, serve_closed);
 		return;
 	}
@@ -347,31 +386,81 @@ static void serve_refuse(struct tevent_req *req, int err, const char *why)
 
 static void serve_resolved(struct tevent_req *subreq);
 static void serve_connect(struct tevent_req *req, const char *host);
+static void serve_connect_next(struct tevent_req *req);
 static void serve_connected(struct tevent_req *subreq);
 static void serve_answered(struct tevent_req *req);
+
+static void serve_not_allowed(struct tevent_req *req)
+{
+	struct serve_state *state = tevent_req_data(req, struct serve_state);
+
+	serve_refuse(req, EACCES, talloc_asprintf(state, "%s CONNECT %s: not "
+		     "an allowed target", proto_name(state->proto),
+		     state->target));
+}
+
+/*
+ * 0.0.0.0/8, :: and ::ffff:0.0.0.0: "this host" to connect(2), which
+ * reaches loopback services under another name: past the rules and our
+ * own FRONT's address.  Never a target.
+ */
+static bool address_unspecified(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+			>> 24) == 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_UNSPECIFIED(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 0);
+	}
+	return true;
+}
+
+/* May the client go to sa (asked for as name, or NULL)? */
+static bool address_allowed(const struct serve_state *state, const char *name,
+			    const struct sockaddr *sa)
+{
+	return !address_unspecified(sa) &&
+	       target_allowed(state->conf->rules, name, sa, state->r.port);
+}
+
+/*
+ * A name written as an address ("127.1", "2130706433", "::1") is one:
+ * address rules judge it, whatever is asked to connect.
+ */
+static void request_numeric(struct proxy_request *r)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!r->is_name) {
+		return;
+	}
+	if (inet_aton(r->host, &a4) == 1) {
+		inet_ntop(AF_INET, &a4, r->host, sizeof(r->host));
+		r->is_name = false;
+	} else if (inet_pton(AF_INET6, r->host, &a6) == 1) {
+		r->is_name = false;
+	}
+}
 
 static void serve_got_request(struct tevent_req *req)
 {
 	struct serve_state *state = tevent_req_data(req, struct serve_state);
-	const struct proxy_request *r = &state->r;
+	struct proxy_request *r = &state->r;
+	const struct target_rules *rules = state->conf->rules;
 	struct tevent_req *subreq;
 	struct sockaddr_storage ss = { 0 };
 
-	TALLOC_FREE(state->timer);
+	request_numeric(r);
 	state->target = talloc_asprintf(state, strchr(r->host, ':') != NULL
 					? "[%s]:%u" : "%s:%u", r->host,
 					r->port);
 	if (tevent_req_nomem(state->target, req)) {
-		return;
-	}
-	if (r->is_name && state->conf->defaults->proxies == NULL) {
-		/* resolved here, so that address rules see the address */
-		subreq = resolve_send(state, state->io.ev, r->host, r->port,
-				      state->conf->family);
-		if (tevent_req_nomem(subreq, req)) {
-			return;
-		}
-		tevent_req_set_callback(subreq, serve_resolved, req);
 		return;
 	}
 	if (!r->is_name) {
@@ -383,17 +472,35 @@ static void serve_got_request(struct tevent_req *req)
 		} else if (inet_pton(AF_INET6, r->host, &s6->sin6_addr) == 1) {
 			ss.ss_family = AF_INET6;
 		}
-	}
-	/* a name passed on upstream: only name rules can judge it */
-	if (!target_allowed(state->conf->rules, r->is_name ? r->host : NULL,
-			    r->is_name ? NULL : (struct sockaddr *)&ss,
-			    r->port)) {
-		serve_refuse(req, EACCES, talloc_asprintf(state, "%s CONNECT "
-			     "%s: not an allowed target", proto_name(
-			     state->proto), state->target));
+		if (!address_allowed(state, NULL, (struct sockaddr *)&ss)) {
+			serve_not_allowed(req);
+			return;
+		}
+		serve_connect(req, r->host);
 		return;
 	}
-	serve_connect(req, r->host);
+	/* a name a deny rule names costs no lookup */
+	if (target_name_denied(rules, r->host, r->port)) {
+		serve_not_allowed(req);
+		return;
+	}
+	if (state->conf->defaults->proxies != NULL &&
+	    !target_rules_have_addresses(rules)) {
+		/* passed on upstream by name: name rules judge it */
+		if (!target_allowed(rules, r->host, NULL, r->port)) {
+			serve_not_allowed(req);
+			return;
+		}
+		serve_connect(req, r->host);
+		return;
+	}
+	/* resolved here (within the request's time), for address rules */
+	subreq = resolve_send(state, state->io.ev, r->host, r->port,
+			      state->conf->family);
+	if (tevent_req_nomem(subreq, req)) {
+		return;
+	}
+	tevent_req_set_callback(subreq, serve_resolved, req);
 }
 
 static void serve_resolved(struct tevent_req *subreq)
@@ -402,8 +509,8 @@ static void serve_resolved(struct tevent_req *subreq)
 							  struct tevent_req);
 	struct serve_state *state = tevent_req_data(req, struct serve_state);
 	struct tsocket_address **addrs = NULL;
-	char *error = NULL, *host;
-	int n, i;
+	char *error = NULL;
+	int n, i, kept = 0;
 
 	n = resolve_recv(subreq, state, &addrs, &error);
 	TALLOC_FREE(subreq);
@@ -413,24 +520,43 @@ static void serve_resolved(struct tevent_req *subreq)
 			     proto_name(state->proto), state->target, error));
 		return;
 	}
-	/* the first address the rules allow is the one connected to */
+	/* the addresses the rules allow, tried in order */
 	for (i = 0; i < n; i++) {
 		struct sockaddr_storage ss;
 
 		if (tsocket_address_bsd_sockaddr(addrs[i],
 				(struct sockaddr *)&ss, sizeof(ss)) > 0 &&
-		    target_allowed(state->conf->rules, state->r.host,
-				   (struct sockaddr *)&ss, state->r.port)) {
-			break;
+		    address_allowed(state, state->r.host,
+				    (struct sockaddr *)&ss)) {
+			addrs[kept++] = addrs[i];
 		}
 	}
-	if (i == n) {
-		serve_refuse(req, EACCES, talloc_asprintf(state, "%s CONNECT "
-			     "%s: not an allowed target", proto_name(
-			     state->proto), state->target));
+	if (state->conf->defaults->proxies != NULL) {
+		/* upstream picks the address: every one must be allowed */
+		if (kept < n) {
+			serve_not_allowed(req);
+			return;
+		}
+		serve_connect(req, state->r.host);
 		return;
 	}
-	host = tsocket_address_inet_addr_string(addrs[i], state);
+	if (kept == 0) {
+		serve_not_allowed(req);
+		return;
+	}
+	state->addrs = addrs;
+	state->naddrs = kept;
+	serve_connect_next(req);
+}
+
+/* Connect to the next allowed address of a name. */
+static void serve_connect_next(struct tevent_req *req)
+{
+	struct serve_state *state = tevent_req_data(req, struct serve_state);
+	char *host;
+
+	host = tsocket_address_inet_addr_string(state->addrs[state->next++],
+						state);
 	if (tevent_req_nomem(host, req)) {
 		return;
 	}
@@ -442,24 +568,26 @@ static void serve_connect(struct tevent_req *req, const char *host)
 	struct serve_state *state = tevent_req_data(req, struct serve_state);
 	struct endpoint *ep;
 	struct tevent_req *subreq;
-	char *text, *error = NULL;
+	char *error = NULL;
 
-	text = talloc_asprintf(state, strchr(host, ':') != NULL
-			       ? "tcp:[%s]:%u" : "tcp:%s:%u", host,
-			       state->r.port);
-	if (tevent_req_nomem(text, req)) {
-		return;
-	}
-	ep = endpoint_parse(state, text, false, state->conf->family,
-			    state->conf->defaults, &error);
+	/* the request is in: from here the connect timeout (-w) counts */
+	TALLOC_FREE(state->timer);
+	/* built, not parsed: nothing of the client's is read as options */
+	ep = endpoint_tcp(state, host, state->r.port, state->conf->family,
+			  state->conf->defaults, &error);
 	if (ep == NULL || endpoint_prepare(ep, &error) != 0) {
 		serve_refuse(req, EINVAL, error);
 		return;
 	}
 	log_verbose("proxy: client %s: %s CONNECT %s", state->client->name,
 		    proto_name(state->proto), state->target);
-	subreq = channel_open_send(state, state->io.ev, ep, state->client,
-				   state->self);
+	/*
+	 * Our connection to the target is noted as the session's (owner),
+	 * for the loop check to find if it comes back to FRONT.
+	 */
+	subreq = channel_open_owned_send(state, state->io.ev, ep,
+					 state->client, state->self,
+					 state->owner);
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}
@@ -476,6 +604,12 @@ static void serve_connected(struct tevent_req *subreq)
 
 	state->back = channel_open_recv(subreq, state, &error);
 	TALLOC_FREE(subreq);
+	if (state->back == NULL && state->next < state->naddrs &&
+	    err != ELOOP && err != ETIMEDOUT) {
+		log_verbose("proxy: client %s: %s", state->client->name, error);
+		serve_connect_next(req);	/* the name's next address */
+		return;
+	}
 	if (state->back == NULL) {
 		serve_refuse(req, err, talloc_asprintf(state, "%s CONNECT %s: "
 			     "%s", proto_name(state->proto), state->target,
@@ -550,6 +684,7 @@ struct tevent_req *proxy_serve_send(TALLOC_CTX *mem_ctx,
 	state->conf = conf;
 	state->client = client;
 	state->self = self;
+	state->owner = mem_ctx;
 	if (conf->users == NULL && !client_is_local(client)) {
 		/* an open proxy for the world is what nobody asked for */
 		serve_fail(req, "refused: without --auth only clients on "

@@ -300,17 +300,26 @@ static void request_address(struct proxy_request *r, int family,
 	r->is_name = false;
 }
 
-/* A name from a request: no NULs, at least a byte, printable. */
+/*
+ * A host name from a request: letters, digits, '-', '_' and dots, no
+ * empty label, 1 to PROXY_NAME_MAX bytes.  Nothing else can be a name,
+ * and nothing else can then mean anything to what it is handed to.
+ */
 static bool request_name(struct proxy_request *r, const uint8_t *name,
 			 size_t len)
 {
 	size_t i;
 
-	if (len == 0 || len > PROXY_NAME_MAX) {
+	if (len == 0 || len > PROXY_NAME_MAX || name[0] == '.') {
 		return false;
 	}
 	for (i = 0; i < len; i++) {
-		if (name[i] <= 0x20 || name[i] >= 0x7f) {
+		uint8_t c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.') ||
+		    (c == '.' && i + 1 < len && name[i + 1] == '.')) {
 			return false;
 		}
 	}
@@ -380,6 +389,10 @@ int socks5_userpass_parse(const uint8_t *in, size_t len, size_t *total,
 	if (len < 2 + ul + 1 + pl) {
 		*total = 2 + ul + 1 + pl;
 		return 1;
+	}
+	if (memchr(in + 2, '\0', ul) != NULL ||
+	    memchr(in + 3 + ul, '\0', pl) != NULL) {
+		return -1;	/* a NUL would cut them short */
 	}
 	memcpy(r->user, in + 2, ul);
 	r->user[ul] = '\0';

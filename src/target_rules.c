@@ -188,19 +188,28 @@ const char *target_rules_add(struct target_rules *rules, bool allow,
 	return NULL;
 }
 
+/* s's length without trailing dots: "example.org." is example.org */
+static size_t name_len(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && s[n - 1] == '.') {
+		n--;
+	}
+	return n;
+}
+
 static bool name_matches(const char *rule, const char *name)
 {
-	size_t rl, nl = strlen(name);
+	size_t rl, nl = name_len(name);
 
-	if (nl > 0 && name[nl - 1] == '.') {
-		nl--;		/* "example.org." is example.org */
-	}
 	if (strncmp(rule, "*.", 2) == 0) {
-		rl = strlen(rule + 1);		/* ".example.org" */
+		rl = name_len(rule + 1);	/* ".example.org" */
 		return nl > rl && strncasecmp(name + nl - rl, rule + 1,
 					      rl) == 0;
 	}
-	return strlen(rule) == nl && strncasecmp(rule, name, nl) == 0;
+	rl = name_len(rule);
+	return rl == nl && strncasecmp(rule, name, nl) == 0;
 }
 
 static bool net_matches(const struct target_rule *r,
@@ -246,6 +255,34 @@ static bool rule_matches(const struct target_rule *r, const char *name,
 		return name != NULL && name_matches(r->name, name);
 	case RULE_NET:
 		return sa != NULL && net_matches(r, sa);
+	}
+	return false;
+}
+
+bool target_name_denied(const struct target_rules *rules, const char *name,
+			uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < rules->n; i++) {
+		const struct target_rule *r = &rules->rules[i];
+
+		if (!r->allow && r->what != RULE_NET &&
+		    rule_matches(r, name, NULL, port)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool target_rules_have_addresses(const struct target_rules *rules)
+{
+	size_t i;
+
+	for (i = 0; i < rules->n; i++) {
+		if (rules->rules[i].what == RULE_NET) {
+			return true;
+		}
 	}
 	return false;
 }

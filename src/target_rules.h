@@ -29,6 +29,13 @@ struct target_rules *target_rules_create(TALLOC_CTX *mem_ctx);
 const char *target_rules_add(struct target_rules *rules, bool allow,
 			     const char *spec);
 
+/* True if a deny rule matches name (as asked) and port by name alone. */
+bool target_name_denied(const struct target_rules *rules, const char *name,
+			uint16_t port);
+
+/* True if some rule is about addresses (CIDR blocks, addresses). */
+bool target_rules_have_addresses(const struct target_rules *rules);
+
 /* True if no rule was added. */
 bool target_rules_empty(const struct target_rules *rules);
 

@@ -458,7 +458,7 @@ PY
 	run curl -s --max-time 10 --socks4 "127.0.0.1:$PORT_px" \
 		"http://localhost:$PORT_web/"
 	[ "$status" -ne 0 ]
-	wait_for_line "$TMP/px.err" "SOCKS5 user 'alice': wrong user name or password"
+	wait_for_line "$TMP/px.err" "SOCKS5: wrong user name or password"
 	wait_for_line "$TMP/px.err" "SOCKS4 refused: it has no password"
 	refute grep -q -e sesame -e wonder -e builder "$TMP/px.err"
 	# tsock's own client, with credentials
@@ -592,4 +592,86 @@ except ConnectionResetError:
 		"$(id -un)@127.0.0.1" echo through-tsock-proxy
 	[ "$status" -eq 0 ]
 	[[ "$output" == *through-tsock-proxy* ]]
+}
+
+# socks5_ask PORT ATYP HOST-HEX TARGET-PORT: a raw SOCKS5 CONNECT (no
+# authentication), prints the reply code (or "closed").
+socks5_ask() {
+	run_bounded 10 python3 -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"\x05\x01\x00")
+c.recv(2)
+atyp, host = int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+if atyp == 3:
+    host = bytes([len(host)]) + host
+c.sendall(bytes([5, 1, 0, atyp]) + host + int(sys.argv[4]).to_bytes(2, "big"))
+r = c.recv(10)
+print(r[1] if len(r) > 1 else "closed")' "$@"
+}
+
+@test "proxy: no way past the rules: 0.0.0.0, ::, numeric names, option text in names" {
+	echo_server target
+	start_tsock px -v proxy --deny-target 127.0.0.0/8 --deny-target '[::1]' \
+		tcp:127.0.0.1:0
+	local hex
+	# 0.0.0.0 and :: reach loopback services under another name
+	run socks5_ask "$PORT_px" 1 00000000 "$PORT_target"
+	[ "$output" = 2 ]
+	run socks5_ask "$PORT_px" 4 00000000000000000000000000000000 "$PORT_target"
+	[ "$output" = 2 ]
+	# names that are addresses are judged as addresses
+	for name in 0 127.1 2130706433 0x7f000001; do
+		hex=$(printf '%s' "$name" | od -An -tx1 | tr -d ' \n')
+		run socks5_ask "$PORT_px" 3 "$hex" "$PORT_target"
+		echo "$name: $output"
+		[ "$output" = 2 ]
+	done
+	# endpoint option text in a name is no name at all
+	hex=$(printf 'x.test]:22,via=socks5h://[::1' | od -An -tx1 | tr -d ' \n')
+	run socks5_ask "$PORT_px" 3 "$hex" 80
+	[ "$output" = 4 ]
+	refute grep -q "via=" "$TMP/px.err"
+	# itself, by the unspecified address
+	run socks5_ask "$PORT_px" 1 00000000 "$PORT_px"
+	[ "$output" = 2 ]
+}
+
+@test "proxy: a PROXY header can narrow who is local, not widen it" {
+	echo_server target
+	start_tsock px proxy --accept-proxy tcp:127.0.0.1:0
+	run run_bounded 10 python3 -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"PROXY TCP4 192.0.2.1 127.0.0.1 5555 1080\r\n\x05\x01\x00")
+try:
+    print(c.recv(2) or "closed")
+except ConnectionResetError:
+    print("closed")' "$PORT_px"
+	[ "$output" = closed ]
+	wait_for_line "$TMP/px.err" "tcp:192.0.2.1:5555: refused: without --auth only clients on loopback"
+	run run_bounded 10 python3 -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"PROXY TCP4 127.0.0.9 127.0.0.1 5555 1080\r\n\x05\x01\x00")
+print(c.recv(2).hex())' "$PORT_px"
+	[ "$output" = 0500 ]
+}
+
+@test "client: names and user ids too long for a SOCKS request are refused, not overrun" {
+	fake_proxy fake socks5-reply 0
+	local long huge
+	long=$(printf 'a%.0s' {1..300})
+	huge=$(printf 'a%.0s' {1..20000})
+	run run_bounded 10 "$TSOCK" connect --proxy "socks5h://127.0.0.1:$PORT_fake" \
+		"tcp:$huge:80" </dev/null
+	[ "$status" -eq 1 ]
+	run run_bounded 10 "$TSOCK" connect --proxy "socks5h://127.0.0.1:$PORT_fake" \
+		"tcp:$long:80" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"longer than a proxy request can carry"* ]]
+	run run_bounded 10 "$TSOCK" connect --proxy "socks4a://$huge@127.0.0.1:$PORT_fake" \
+		tcp:example.test:80 </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"user name is longer than 255 bytes"* ]]
 }
