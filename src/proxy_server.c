@@ -35,8 +35,16 @@ struct serve_state {
 	struct tsocket_address **addrs;	/* a name's allowed addresses */
 	int naddrs, next;
 	void *owner;			/* the session */
+	/*
+	 * Not local, and no --auth: refused, in its protocol's words, as
+	 * soon as that is known (before any lookup or connect).
+	 */
+	bool remote;
 	char *error;
 };
+
+static const char remote_refused[] =
+	"refused: without --auth only clients on loopback may use this proxy";
 
 static const char *proto_name(enum proxy_proto p)
 {
@@ -193,8 +201,14 @@ static void socks5_methods(struct tevent_req *req)
 	for (i = 2; i < state->io.in_len && state->io.in[i] != want; i++) {
 	}
 	state->io.out[0] = SOCKS5_VERSION;
-	state->io.out[1] = i < state->io.in_len ? want : SOCKS5_AUTH_REFUSED;
+	state->io.out[1] = i < state->io.in_len && !state->remote
+			   ? want : SOCKS5_AUTH_REFUSED;
 	state->io.out_len = 2;
+	if (state->remote) {
+		state->error = talloc_strdup(state, remote_refused);
+		proxy_io_write(&state->io, serve_closed);
+		return;
+	}
 	if (state->io.out[1] == SOCKS5_AUTH_REFUSED) {
 		state->error = talloc_strdup(state, want == SOCKS5_AUTH_NONE
 			? "SOCKS5 client offers no method without credentials"
@@ -287,6 +301,10 @@ static void socks4_request_read(struct tevent_req *req)
 		proxy_io_read(&state->io, 8, socks4_request_read);
 		return;
 	}
+	if (state->remote) {
+		serve_refuse(req, EACCES, remote_refused);
+		return;
+	}
 	switch (socks4_request_parse(state->io.in, state->io.in_len,
 				     &state->r)) {
 	case 1:
@@ -313,6 +331,10 @@ static void http_request_read(struct tevent_req *req)
 	struct serve_state *state = tevent_req_data(req, struct serve_state);
 	int status = 400;
 
+	if (state->remote) {
+		serve_refuse(req, EACCES, remote_refused);	/* 403 */
+		return;
+	}
 	if (http_request_parse(state->io.in, state->io.in_len, &state->r,
 			       &status) == -1) {
 		serve_refuse(req, status == 405 ? EOPNOTSUPP : EINVAL,
@@ -685,12 +707,8 @@ struct tevent_req *proxy_serve_send(TALLOC_CTX *mem_ctx,
 	state->client = client;
 	state->self = self;
 	state->owner = mem_ctx;
-	if (conf->users == NULL && !client_is_local(client)) {
-		/* an open proxy for the world is what nobody asked for */
-		serve_fail(req, "refused: without --auth only clients on "
-			   "loopback may use this proxy");
-		return tevent_req_post(req, ev);
-	}
+	/* an open proxy for the world is what nobody asked for */
+	state->remote = conf->users == NULL && !client_is_local(client);
 	if (ms > 0) {
 		state->timer = tevent_add_timer(ev, state,
 				tevent_timeval_current_ofs(ms / 1000,
