@@ -14,7 +14,7 @@ set -euo pipefail
 srcdir=${srcdir:-.}
 bindir=${FUZZ_REGRESS_DIR:-fuzz}
 corpus=$srcdir/fuzz/corpus
-targets=(endpoint frame_spec hostport frame_reader proxy_header)
+targets=(endpoint frame_spec hostport frame_reader proxy_header proxy_url)
 
 echo "1..${#targets[@]}"
 n=0
