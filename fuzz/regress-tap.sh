@@ -15,7 +15,7 @@ srcdir=${srcdir:-.}
 bindir=${FUZZ_REGRESS_DIR:-fuzz}
 corpus=$srcdir/fuzz/corpus
 targets=(endpoint frame_spec hostport frame_reader proxy_header proxy_url
-	proxy_wire)
+	proxy_wire target_rules)
 
 echo "1..${#targets[@]}"
 n=0

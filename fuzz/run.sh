@@ -10,7 +10,7 @@
 #                                       corpus, as "make check" does
 #
 # Targets: endpoint frame_spec hostport frame_reader proxy_header
-# proxy_url proxy_wire (fuzz/fuzz_TARGET.c).
+# proxy_url proxy_wire target_rules (fuzz/fuzz_TARGET.c).
 # Environment:
 #   FUZZ_SECONDS  time per target (default 60), libFuzzer -max_total_time
 #   FUZZ_OUT      where builds, the growing corpus, logs and crash files go
@@ -33,7 +33,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 all_targets=(endpoint frame_spec hostport frame_reader proxy_header
-	proxy_url proxy_wire)
+	proxy_url proxy_wire target_rules)
 
 : "${FUZZ_SECONDS:=60}"
 : "${FUZZ_OUT:=$here/out}"
@@ -56,12 +56,12 @@ check_target() {
 # The library without TLS (the targets need none, and it would drag in
 # gnutls), and for the endpoint target the tool but its main(): the
 # parser reads the table of kinds, which names every kind's code.  The
-# PROXY protocol codec, the proxy URL parser and the proxy messages need
-# nothing but themselves (and talloc).
+# PROXY protocol codec, the proxy URL parser, the proxy messages and the
+# target rules need nothing but themselves (and talloc).
 sources_for() {
 	local f
 	case $1 in
-	proxy_header | proxy_url | proxy_wire)
+	proxy_header | proxy_url | proxy_wire | target_rules)
 		echo "$top/src/$1.c"
 		return
 		;;
@@ -80,7 +80,8 @@ sources_for() {
 # an option list (plus a header), a stream a few PDUs, a PROXY header at
 # most 16 + 1024 bytes (PROXY_HEADER_V2_MAX) and a little after it, a
 # proxy URL two 255-byte credentials %-escaped, a proxy handshake an HTTP
-# header block of PROXY_REPLY_MAX (8192) and a little after it.
+# header block of PROXY_REPLY_MAX (8192) and a little after it, target
+# rules a few lines of them.
 max_len_for() {
 	case $1 in
 	endpoint | hostport) echo 256 ;;
@@ -89,6 +90,7 @@ max_len_for() {
 	proxy_header) echo 1104 ;;
 	proxy_url) echo 2048 ;;
 	proxy_wire) echo 8256 ;;
+	target_rules) echo 1024 ;;
 	esac
 }
 
