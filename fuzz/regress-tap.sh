@@ -14,7 +14,8 @@ set -euo pipefail
 srcdir=${srcdir:-.}
 bindir=${FUZZ_REGRESS_DIR:-fuzz}
 corpus=$srcdir/fuzz/corpus
-targets=(endpoint frame_spec hostport frame_reader proxy_header)
+targets=(endpoint frame_spec hostport frame_reader proxy_header proxy_url
+	proxy_wire target_rules)
 
 echo "1..${#targets[@]}"
 n=0

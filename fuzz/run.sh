@@ -10,7 +10,7 @@
 #                                       corpus, as "make check" does
 #
 # Targets: endpoint frame_spec hostport frame_reader proxy_header
-# (fuzz/fuzz_TARGET.c).
+# proxy_url proxy_wire target_rules (fuzz/fuzz_TARGET.c).
 # Environment:
 #   FUZZ_SECONDS  time per target (default 60), libFuzzer -max_total_time
 #   FUZZ_OUT      where builds, the growing corpus, logs and crash files go
@@ -32,7 +32,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-all_targets=(endpoint frame_spec hostport frame_reader proxy_header)
+all_targets=(endpoint frame_spec hostport frame_reader proxy_header
+	proxy_url proxy_wire target_rules)
 
 : "${FUZZ_SECONDS:=60}"
 : "${FUZZ_OUT:=$here/out}"
@@ -55,13 +56,16 @@ check_target() {
 # The library without TLS (the targets need none, and it would drag in
 # gnutls), and for the endpoint target the tool but its main(): the
 # parser reads the table of kinds, which names every kind's code.  The
-# PROXY protocol codec needs nothing but itself.
+# PROXY protocol codec, the proxy URL parser, the proxy messages and the
+# target rules need nothing but themselves (and talloc).
 sources_for() {
 	local f
-	if [[ $1 == proxy_header ]]; then
-		echo "$top/src/proxy_header.c"
+	case $1 in
+	proxy_header | proxy_url | proxy_wire | target_rules)
+		echo "$top/src/$1.c"
 		return
-	fi
+		;;
+	esac
 	for f in "$top"/lib/tsocket/*.c; do
 		[[ $f == */tsocket_tls.c ]] || echo "$f"
 	done
@@ -74,13 +78,19 @@ sources_for() {
 
 # Longest input worth trying: endpoints and addresses are words, a spec is
 # an option list (plus a header), a stream a few PDUs, a PROXY header at
-# most 16 + 1024 bytes (PROXY_HEADER_V2_MAX) and a little after it.
+# most 16 + 1024 bytes (PROXY_HEADER_V2_MAX) and a little after it, a
+# proxy URL two 255-byte credentials %-escaped, a proxy handshake an HTTP
+# header block of PROXY_REPLY_MAX (8192) and a little after it, target
+# rules a few lines of them.
 max_len_for() {
 	case $1 in
 	endpoint | hostport) echo 256 ;;
 	frame_spec) echo 512 ;;
 	frame_reader) echo 8192 ;;
 	proxy_header) echo 1104 ;;
+	proxy_url) echo 2048 ;;
+	proxy_wire) echo 8256 ;;
+	target_rules) echo 1024 ;;
 	esac
 }
 
