@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -95,6 +96,26 @@ static bool printable(const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * What the servers take as a host name: letters, digits, '-', '_' and
+ * dots, no empty label (proxy_wire.c's request_name).
+ */
+static bool host_name_ok(const char *s)
+{
+	const char *p;
+
+	if (*s == '\0' || *s == '.' || strstr(s, "..") != NULL) {
+		return false;
+	}
+	for (p = s; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
+		    *p != '.') {
 			return false;
 		}
 	}
@@ -542,8 +563,7 @@ static bool plain_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= PROXY_NAME_MAX && printable(s) &&
-	       strpbrk(s, "[]") == NULL;
+	return n > 0 && n <= PROXY_NAME_MAX && host_name_ok(s);
 }
 
 static void round_trip_socks5(const struct params *p)
@@ -573,7 +593,7 @@ static void round_trip_socks5(const struct params *p)
 	request_init(&r);
 	ret = server_request5(&s, &r, &code);
 	CHECK(s.pos == s.size);
-	if (family == 0 && (hl == 0 || !printable(p->host))) {
+	if (family == 0 && (hl == 0 || !host_name_ok(p->host))) {
 		CHECK(ret == -1 && code == 4);
 		return;
 	}
@@ -628,7 +648,7 @@ static void round_trip_socks4(const struct params *p)
 	request_init(&r);
 	ret = server_request4(&s, &r, &len);
 	if (ul > PROXY_NAME_MAX || (by_name && (hl == 0 ||
-			hl > PROXY_NAME_MAX || !printable(p->host)))) {
+			hl > PROXY_NAME_MAX || !host_name_ok(p->host)))) {
 		CHECK(ret == -1);	/* longer than the server takes */
 		return;
 	}
