@@ -183,17 +183,20 @@ static int server_userpass(struct stream *s, struct proxy_request *r)
 		CHECK(++rounds <= 2);	/* ULEN, then PLEN: no more */
 	}
 	if (ret == -1) {
-		CHECK(in[0] != 1 || in[1] == 0);
+		/* a bad header, or a NUL that would cut user or password */
+		CHECK(in[0] != 1 || in[1] == 0 ||
+		      memchr(in + 2, '\0', in[1]) != NULL ||
+		      memchr(in + 3 + in[1], '\0', in[2 + in[1]]) != NULL);
 		return -1;
 	}
 	CHECK(ret == 0);
 	CHECK(in[0] == 1 && in[1] > 0);
 	CHECK(in_len == 2 + (size_t)in[1] + 1 + in[2 + in[1]]);
 	CHECK(r->has_credentials);
-	/* the bytes up to the first NUL: a C string is all that is kept */
-	CHECK(strnlen(r->user, sizeof(r->user)) <= in[1]);
+	/* no NUL in either: all of them are kept */
+	CHECK(strnlen(r->user, sizeof(r->user)) == in[1]);
 	CHECK(memcmp(r->user, in + 2, strlen(r->user)) == 0);
-	CHECK(strnlen(r->pass, sizeof(r->pass)) <= in[2 + in[1]]);
+	CHECK(strnlen(r->pass, sizeof(r->pass)) == in[2 + in[1]]);
 	CHECK(memcmp(r->pass, in + 3 + in[1], strlen(r->pass)) == 0);
 	return 0;
 }
@@ -439,16 +442,9 @@ static void server_http(struct stream *s)
 	CHECK(ret == 0);
 	check_request(&r);
 	CHECK(len > 8 && memcmp(in, "CONNECT ", 8) == 0);
-	/*
-	 * FIXME: the parser reads the target as a C string, so a NUL ends
-	 * it and whatever follows up to " HTTP/1." is ignored ("CONNECT
-	 * a:80\0junk HTTP/1.1" is a:80).  Checked once such a target is
-	 * refused.
-	 */
+	/* a target with a NUL is refused, so this one has none */
 	sp = memchr(in + 8, ' ', len - 8);
-	if (sp == NULL || memchr(in + 8, '\0', (size_t)(sp - in - 8)) != NULL) {
-		return;
-	}
+	CHECK(sp != NULL && memchr(in + 8, '\0', (size_t)(sp - in - 8)) == NULL);
 	CHECK(split_target(in, len, host, sizeof(host), &port));
 	CHECK(r.port == port);
 	if (r.is_name) {
@@ -578,10 +574,8 @@ static void round_trip_socks5(const struct params *p)
 	int ret;
 
 	/*
-	 * FIXME: socks5_connect_request takes a name of any length (the
-	 * layer passes the target's or the next proxy's as given): past
-	 * 255 bytes its length byte wraps, past PROXY_REQUEST_MAX - 7 it
-	 * writes past the buffer.  Checked once it refuses them.
+	 * socks5_connect_request trusts its caller with the name's length:
+	 * the layer refuses names over 255 bytes (layer_proxy.c, hop_talk).
 	 */
 	if (family == 0 && hl > PROXY_NAME_MAX) {
 		return;
@@ -629,10 +623,8 @@ static void round_trip_socks4(const struct params *p)
 	int ret;
 
 	/*
-	 * FIXME: socks4_connect_request has no bound either: a user id
-	 * (socks4a://USER@, of any length) and a name longer than
-	 * PROXY_REQUEST_MAX - 10 together write past the buffer.  Checked
-	 * once it refuses them.
+	 * socks4_connect_request trusts its caller too: the layer refuses
+	 * user ids and names over 255 bytes each (layer_proxy.c, hop_talk).
 	 */
 	if (8 + ul + 1 + (by_name ? hl + 1 : 0) > PROXY_REQUEST_MAX) {
 		return;

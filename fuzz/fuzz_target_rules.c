@@ -312,14 +312,7 @@ static void check_self(struct state *st, const struct spec *s, uint16_t port)
 	} else {
 		q.name = host;
 	}
-	/*
-	 * FIXME: a name rule with a trailing dot ("example.org.") matches
-	 * nothing, not even its own name: name_matches() drops the dot of
-	 * the name asked for but not the rule's.  Checked once fixed.
-	 */
-	if (host[strlen(host) - 1] == '.') {
-		return;
-	}
+	/* trailing dots, the rule's or the name's, do not count */
 	CHECK(matches(s, &q));
 }
 

@@ -451,6 +451,9 @@ int socks4_request_parse(const uint8_t *in, size_t len,
 		return len - 8 > PROXY_NAME_MAX ? -1 : 1;
 	}
 	ul = (size_t)(user_end - (in + 8));
+	if (ul > PROXY_NAME_MAX) {
+		return -1;	/* fed whole, not a byte at a time */
+	}
 	if (!is_4a) {
 		request_address(r, AF_INET, in + 4);
 	} else {
@@ -574,8 +577,9 @@ int http_request_parse(const uint8_t *buf, size_t len,
 		return -1;
 	}
 	tl = (size_t)(sp2 - sp1 - 1);
-	if (tl == 0 || tl >= sizeof(target)) {
-		return -1;
+	if (tl == 0 || tl >= sizeof(target) ||
+	    memchr(sp1 + 1, '\0', tl) != NULL) {
+		return -1;	/* a NUL would end the target early */
 	}
 	memcpy(target, sp1 + 1, tl);
 	target[tl] = '\0';
