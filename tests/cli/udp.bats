@@ -529,16 +529,17 @@ print("answered %d resent %d" % (answered, resent))
 	start_tsock echo udp-echo udp:127.0.0.1:0
 	start_tsock relay relay udp:127.0.0.1:0 "udp:127.0.0.1:$PORT_echo"
 	py_flood "$PORT_relay"
-	run probe "$PORT_relay" 50 2
+	run probe "$PORT_relay" 50 5
 	echo "$output"
 	local answered=${output#answered } resent=${output##* }
 	answered=${answered%% *}
 	# Sharing one queue with the flood, 3 datagrams in 4 were dropped:
-	# about 65 resends and 20 of 50 never answered even with 2 resends.
-	# With a queue of its own, a few are lost only to a loaded machine
-	# (6 of 50 under the sanitizers on a busy CI): far below that.
+	# about 65 resends and 20 of 50 never answered even with 2 resends
+	# (with 5, some 150 resends).  With a queue of its own, a few are
+	# lost only to a loaded machine (8 of 50, two of them three times
+	# running, under the sanitizers on a busy CI): far below that.
 	(( answered == 50 ))
-	(( resent <= 15 ))
+	(( resent <= 25 ))
 	kill -0 "$PID_flood"
 	kill -0 "$PID_relay"
 }
